@@ -1,0 +1,10 @@
+// Tests are TypeScript compiled by `tsc -b` (npm test runs it first); jest runs the emitted JS,
+// so worker threads and child processes load the same files the tests do.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/helper-service/dist', '<rootDir>/plugin/dist-test', '<rootDir>/test/dist'],
+  testMatch: ['**/*.test.js'],
+  testTimeout: 120000,
+  maxWorkers: 2,
+};
