@@ -1,0 +1,21 @@
+/** The helper's media layer: ffmpeg video in and out, region masks, the full-resolution composite. */
+export type { ColorMatrix, Rational, VideoFrames } from './types';
+export { ffmpegInfo, locateBinary, REQUIRED_ENCODERS } from './ffmpeg';
+export type { BinaryInfo, BinarySource, FfmpegInfo, LocatedBinary, MediaTool, RequiredEncoder } from './ffmpeg';
+export { formatRational, frameStartSec, parseRational, rationalToNumber } from './rational';
+export { probeClip } from './probe';
+export type { ClipInfo } from './probe';
+export { chooseWorkingSize } from './working-size';
+export type { WorkingSizeOptions } from './working-size';
+export { decodeSegment, DEFAULT_MAX_DECODE_FRAMES } from './decode';
+export type { DecodeOptions } from './decode';
+export { clipMasksOf, loadRegionTrack, regionGridsAt, regionMasksAt, unionMasks } from './masks';
+export type { LoadedRegionTrack, RegionTrackInput } from './masks';
+export { featherAlpha, maskBoundingBox } from './feather';
+export type { FeatherAlpha } from './feather';
+export { compositeOverSource } from './composite';
+export type { CompositeInput } from './composite';
+export { encodeVideo } from './encode';
+export type { AudioSegment, EncodeOptions, VideoCodec } from './encode';
+export { drawBoxOutline, sideBySide, writePreviewFrames } from './previews';
+export type { SideBySideInput } from './previews';
