@@ -2,7 +2,7 @@
 // so worker threads and child processes load the same files the tests do.
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/jest-environment.js',
   roots: ['<rootDir>/helper-service/dist', '<rootDir>/plugin/dist-test', '<rootDir>/test/dist'],
   testMatch: ['**/*.test.js'],
   testTimeout: 120000,

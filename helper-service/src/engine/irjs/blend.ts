@@ -1,0 +1,26 @@
+import type { DDIMScheduler } from '../scheduler/ddim';
+import type { Latent } from '../tensor/latent';
+
+/**
+ * IRJS (Invariant Region-guided Joint Sampling): outside the union of the object regions, the latent
+ * is replaced by the forward-noised source, √ᾱ_t z0 + √(1−ᾱ_t) ε, before the UNet sees it.
+ * `mask` is (frames, h, w) with 1 = editable, the same for every channel.
+ */
+export function irjsBlend(
+  latent: Latent,
+  source: Latent,
+  noise: Float32Array,
+  mask: Uint8Array,
+  t: number,
+  scheduler: DDIMScheduler,
+): Float32Array {
+  const plane = latent.frames * latent.height * latent.width;
+  const a = scheduler.alpha(t);
+  const r = Math.sqrt(a);
+  const s = Math.sqrt(1 - a);
+  const out = new Float32Array(latent.data.length);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = mask[i % plane] ? latent.data[i]! : r * source.data[i]! + s * noise[i]!;
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+import { ModelError } from '../errors';
+import { readModelPackage, type ModelPackage } from './model-package';
+import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
+import { GraphSession, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { ClipTokenizer } from './tokenizer';
+
+export interface LoadedModel {
+  readonly pipeline: ReatcoPipeline;
+  /** The provider actually in use (CUDA falls back to CPU when it cannot load). */
+  readonly provider: ProviderName;
+  readonly fallbackReason: string | null;
+  release(): Promise<void>;
+}
+
+async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<Graphs> {
+  const opened: GraphSession[] = [];
+  const open = async (name: string, component: Parameters<typeof pkg.graphPath>[0]) => {
+    const session = await GraphSession.open(name, pkg.graphPath(component), request);
+    opened.push(session);
+    return session;
+  };
+  try {
+    return {
+      textEncoder: await open('the text encoder', 'text_encoder'),
+      vaeEncoder: await open('the VAE encoder', 'vae_encoder'),
+      vaeDecoder: await open('the VAE decoder', 'vae_decoder'),
+      unet: await open('the UNet', 'unet'),
+      unetRad: await open('the RAD gradient graph', 'unet_rad'),
+    };
+  } catch (error) {
+    await Promise.all(opened.map((s) => s.release()));
+    throw error;
+  }
+}
+
+/**
+ * Opens a model package: sessions created once, on CUDA when asked and possible, otherwise on the CPU
+ * with one log line saying why.
+ */
+export async function loadModel(packageDir: string, request: ProviderRequest, log: (line: string) => void = console.warn): Promise<LoadedModel> {
+  const pkg = readModelPackage(packageDir);
+  const tokenizer = ClipTokenizer.fromFiles(pkg.tokenizerDir);
+  let graphs: Graphs;
+  let provider = request.provider;
+  let fallbackReason: string | null = null;
+  try {
+    graphs = await openGraphs(pkg, request);
+  } catch (error) {
+    if (!(error instanceof ModelError && error.code === 'PROVIDER_UNAVAILABLE')) throw error;
+    fallbackReason = String(error.details?.cause ?? error.message).split('\n')[0]!.slice(0, 300);
+    log(`reatco: CUDA is not available (${fallbackReason}); running on the CPU instead.`);
+    provider = 'cpu';
+    graphs = await openGraphs(pkg, { ...request, provider: 'cpu' });
+  }
+  const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer);
+  return {
+    pipeline,
+    provider,
+    fallbackReason,
+    release: async () => {
+      await Promise.all(Object.values(graphs).map((g: GraphSession) => g.release()));
+    },
+  };
+}

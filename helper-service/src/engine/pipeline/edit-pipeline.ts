@@ -1,0 +1,468 @@
+/**
+ * ReAtCo over the package's ONNX graphs: DDIM inversion of the source clip, then denoising where RAD
+ * moves the latent down the gradient of the attention loss (main update and iterative refinement)
+ * and IRJS keeps everything outside the regions from the forward-noised source; classifier-free
+ * guidance; full-clip or sliding-window mode. Stage by stage the same as the PyTorch oracle
+ * (models/reatco_models/oracle.py), which the tests prove.
+ */
+import { CancelledError } from '../../errors';
+import type { Size } from '../../regions';
+import type { EditSettings } from '../../server/protocol/settings';
+import { irjsBlend } from '../irjs/blend';
+import type { ModelPackage } from '../model-package';
+import { irjsStream, normal } from '../random';
+import { gridFrames, rankWeights, regionGrid, unionGrid, type ObjectRegion } from '../rad/masks';
+import { radStepSize, refinementThresholds } from '../rad/schedule';
+import { DDIMScheduler } from '../scheduler/ddim';
+import { dataOf, float32, int64, type GraphSession } from '../sessions/ort';
+import {
+  addFrames_,
+  dims,
+  divideFrames_,
+  guide,
+  latentSize,
+  sliceFrames,
+  subtractScaled,
+  twice,
+  zerosLike,
+  type Latent,
+  type LatentShape,
+} from '../tensor/latent';
+import type { ClipTokenizer } from '../tokenizer';
+import { checkFrames, checkRegion, checkSettings, checkTokenIndex } from './validate';
+import { coverage, frameWindows } from './windows';
+
+export interface Graphs {
+  readonly textEncoder: GraphSession;
+  readonly vaeEncoder: GraphSession;
+  readonly vaeDecoder: GraphSession;
+  readonly unet: GraphSession;
+  readonly unetRad: GraphSession;
+}
+
+export interface EditObject {
+  /** Position of the object word in the edited prompt (0 is the start token). */
+  readonly tokenIndex: number;
+  /** Where it must appear, in working-frame pixels. */
+  readonly region: ObjectRegion;
+}
+
+export interface EditInput {
+  /** RGB24 frames at the working size. */
+  readonly frames: readonly Uint8Array[];
+  readonly size: Size;
+  /** The edited prompt: what the shot should show. */
+  readonly prompt: string;
+  readonly objects: readonly EditObject[];
+  readonly settings: EditSettings;
+}
+
+export type Stage = 'encode' | 'invert' | 'edit' | 'decode';
+
+export interface Progress {
+  readonly stage: Stage;
+  /** Steps of the current stage done, out of totalSteps. */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Graph runs so far (every ε, RAD and VAE call). */
+  readonly modelCalls: number;
+  readonly elapsedMs: number;
+  /** Estimated time left, from the measured cost of each kind of call; null until one is measured. */
+  readonly etaMs: number | null;
+  /** 0..1 of the estimated total work. */
+  readonly fraction: number;
+}
+
+export interface PipelineHooks {
+  onProgress?(progress: Progress): void;
+  /** Checked before every model call; a true answer stops the edit with a CancelledError. */
+  shouldStop?(): boolean;
+}
+
+export interface EditStats {
+  epsCalls: number;
+  radPasses: number;
+  refinementIterations: number;
+  vaeCalls: number;
+  msByStage: Record<Stage, number>;
+}
+
+export interface EditOutput {
+  /** RGB24 frames at the working size. */
+  readonly frames: Uint8Array[];
+  readonly latent: Latent;
+  readonly stats: EditStats;
+}
+
+export interface RadResult {
+  grad: Float32Array;
+  loss: number;
+  fg: Float32Array;
+  bg: Float32Array;
+}
+
+/** Loss weights of the RAD graph: (fg, bg, max) per object. */
+export const MAIN_UPDATE = [1, 1, 0] as const;
+export const REFINEMENT = [0, 0, 1] as const;
+
+/** One window's RAD inputs, fixed for the whole edit. */
+interface WindowRegions {
+  masks: Float32Array;
+  rankFg: Float32Array;
+  rankBg: Float32Array;
+  irjsMask: Uint8Array;
+}
+
+type CallKind = 'text' | 'vae' | 'inversion' | 'eps' | 'rad';
+
+/** Measures each kind of call and estimates what is left. */
+class ProgressMeter {
+  private readonly started = Date.now();
+  private readonly spent: Record<CallKind, number> = { text: 0, vae: 0, inversion: 0, eps: 0, rad: 0 };
+  private readonly counted: Record<CallKind, number> = { text: 0, vae: 0, inversion: 0, eps: 0, rad: 0 };
+  calls = 0;
+
+  constructor(private readonly planned: Record<CallKind, number>) {}
+
+  record(kind: CallKind, ms: number): void {
+    this.spent[kind] += ms;
+    this.counted[kind]++;
+    this.calls++;
+  }
+
+  /** Refinement makes RAD passes data-dependent: the plan grows when more happen than expected. */
+  expectAtLeast(kind: CallKind, total: number): void {
+    this.planned[kind] = Math.max(this.planned[kind], total);
+  }
+
+  private average(kind: CallKind): number | null {
+    if (this.counted[kind]) return this.spent[kind] / this.counted[kind];
+    // Before the first call of a kind: a RAD pass costs about one batch-2 ε call; an inversion step half.
+    if (kind === 'rad' && this.counted.eps) return this.spent.eps / this.counted.eps;
+    if (kind === 'inversion' && this.counted.eps) return this.spent.eps / this.counted.eps / 2;
+    if (kind === 'eps' && this.counted.inversion) return (2 * this.spent.inversion) / this.counted.inversion;
+    return null;
+  }
+
+  snapshot(stage: Stage, step: number, totalSteps: number): Progress {
+    let remaining = 0;
+    let known = true;
+    let done = 0;
+    for (const kind of Object.keys(this.planned) as CallKind[]) {
+      const left = Math.max(0, this.planned[kind] - this.counted[kind]);
+      const average = this.average(kind);
+      if (left > 0 && average === null) known = false;
+      remaining += left * (average ?? 0);
+      done += this.spent[kind];
+    }
+    return {
+      stage,
+      step,
+      totalSteps,
+      modelCalls: this.calls,
+      elapsedMs: Date.now() - this.started,
+      etaMs: known ? Math.round(remaining) : null,
+      fraction: known && done + remaining > 0 ? done / (done + remaining) : 0,
+    };
+  }
+}
+
+export class ReatcoPipeline {
+  readonly scheduler: DDIMScheduler;
+  /** Frames per VAE call: bounds the memory of full-resolution activations. */
+  vaeBatch = 4;
+
+  constructor(
+    readonly pkg: ModelPackage,
+    readonly graphs: Graphs,
+    readonly tokenizer: ClipTokenizer,
+  ) {
+    const { alphas_cumprod: table, ...config } = pkg.manifest.scheduler;
+    this.scheduler = new DDIMScheduler(config, table);
+  }
+
+  private get manifest() {
+    return this.pkg.manifest;
+  }
+
+  latentShape(frames: number, size: Size): LatentShape {
+    const cell = this.manifest.latent.cell_px;
+    return { channels: this.manifest.latent.channels, frames, height: size.height / cell, width: size.width / cell };
+  }
+
+  // ---- stages -------------------------------------------------------------------------------
+
+  /** Text embeddings (77 x hidden each) of the prompts, in one batch. */
+  async textEmbeddings(prompts: readonly string[]): Promise<Float32Array[]> {
+    const length = this.manifest.text.max_length;
+    const ids = prompts.flatMap((p) => Array.from(this.tokenizer.encode(p).ids));
+    const out = await this.graphs.textEncoder.run({ input_ids: int64(ids, [prompts.length, length]) });
+    const all = dataOf(out.last_hidden_state, 'last_hidden_state');
+    const rowSize = all.length / prompts.length;
+    return prompts.map((_, i) => all.slice(i * rowSize, (i + 1) * rowSize));
+  }
+
+  /** RGB24 frames -> the scaled source latent z0 (the VAE posterior mean). */
+  async encodeFrames(frames: readonly Uint8Array[], size: Size, call: CallHook = noCall): Promise<Latent> {
+    const shape = this.latentShape(frames.length, size);
+    const latent = zerosLike(shape);
+    const plane = shape.height * shape.width;
+    const pixels = size.width * size.height;
+    const scale = this.manifest.latent.scaling_factor;
+    for (let start = 0; start < frames.length; start += this.vaeBatch) {
+      const chunk = frames.slice(start, start + this.vaeBatch);
+      const image = new Float32Array(chunk.length * 3 * pixels);
+      chunk.forEach((frame, n) => {
+        for (let p = 0; p < pixels; p++) {
+          for (let c = 0; c < 3; c++) image[(n * 3 + c) * pixels + p] = frame[p * 3 + c]! / 127.5 - 1;
+        }
+      });
+      const out = await call('vae', () => this.graphs.vaeEncoder.run({ image: float32(image, [chunk.length, 3, size.height, size.width]) }));
+      const mean = dataOf(out.latent, 'latent');
+      for (let n = 0; n < chunk.length; n++) {
+        for (let c = 0; c < shape.channels; c++) {
+          const from = (n * shape.channels + c) * plane;
+          const to = (c * shape.frames + start + n) * plane;
+          for (let i = 0; i < plane; i++) latent.data[to + i] = mean[from + i]! * scale;
+        }
+      }
+    }
+    return latent;
+  }
+
+  /** The scaled latent -> RGB24 frames (rounded, clamped). */
+  async decodeLatent(latent: Latent, call: CallHook = noCall): Promise<Uint8Array[]> {
+    const plane = latent.height * latent.width;
+    const scale = this.manifest.latent.scaling_factor;
+    const frames: Uint8Array[] = [];
+    for (let start = 0; start < latent.frames; start += this.vaeBatch) {
+      const n = Math.min(this.vaeBatch, latent.frames - start);
+      const z = new Float32Array(n * latent.channels * plane);
+      for (let k = 0; k < n; k++) {
+        for (let c = 0; c < latent.channels; c++) {
+          const from = (c * latent.frames + start + k) * plane;
+          z.set(latent.data.subarray(from, from + plane).map((v) => v / scale), (k * latent.channels + c) * plane);
+        }
+      }
+      const out = await call('vae', () => this.graphs.vaeDecoder.run({ latent: float32(z, [n, latent.channels, latent.height, latent.width]) }));
+      const image = dataOf(out.image, 'image');
+      const pixels = (image.length / n / 3) | 0;
+      for (let k = 0; k < n; k++) {
+        const rgb = new Uint8Array(pixels * 3);
+        for (let p = 0; p < pixels; p++) {
+          for (let c = 0; c < 3; c++) {
+            const v = Math.round((image[(k * 3 + c) * pixels + p]! + 1) * 127.5);
+            rgb[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+          }
+        }
+        frames.push(rgb);
+      }
+    }
+    return frames;
+  }
+
+  /** ε prediction for a batch of windows of the same shape; `context` holds one embedding per batch item. */
+  async eps(sample: Float32Array, shape: LatentShape, batch: number, t: number, context: Float32Array): Promise<Float32Array> {
+    const out = await this.graphs.unet.run({
+      sample: float32(sample, dims(shape, batch)),
+      timestep: float32(Float32Array.of(t), [1]),
+      encoder_hidden_states: float32(context, [batch, this.manifest.text.max_length, this.manifest.text.hidden_size]),
+    });
+    return dataOf(out.noise_pred, 'noise_pred');
+  }
+
+  /** DDIM inversion with the empty prompt and no guidance: z0 -> z_T (Tune-A-Video's ddim_loop). */
+  async invert(z0: Latent, empty: Float32Array, steps: number, call: CallHook = noCall, onStep?: (i: number, z: Latent) => void): Promise<Latent> {
+    let z = z0;
+    const timesteps = this.scheduler.timesteps(steps).reverse();
+    for (let i = 0; i < timesteps.length; i++) {
+      const t = timesteps[i]!;
+      const eps = await call('inversion', () => this.eps(z.data, z, 1, t, empty));
+      z = { ...z, data: this.scheduler.inversionStep(eps, t, z.data, steps) };
+      onStep?.(i, z);
+    }
+    return z;
+  }
+
+  /** One evaluation of the RAD graph on a window: ∂L/∂z, L and per-object fg/bg. */
+  async radPass(
+    x: Latent,
+    t: number,
+    cond: Float32Array,
+    tokens: readonly number[],
+    regions: Pick<WindowRegions, 'masks' | 'rankFg' | 'rankBg'>,
+    weights: readonly [number, number, number],
+  ): Promise<RadResult> {
+    const k = tokens.length;
+    const cell = this.manifest.attention.cell_px / this.manifest.latent.cell_px;
+    const [ah, aw] = [x.height / cell, x.width / cell];
+    const weight = (w: number) => float32(new Float32Array(k).fill(w), [k]);
+    const out = await this.graphs.unetRad.run({
+      latent: float32(x.data, dims(x)),
+      timestep: float32(Float32Array.of(t), [1]),
+      encoder_hidden_states: float32(cond, [1, this.manifest.text.max_length, this.manifest.text.hidden_size]),
+      region_masks: float32(regions.masks, [k, x.frames, ah, aw]),
+      token_indices: int64(tokens),
+      rank_weights_fg: float32(regions.rankFg, [k, x.frames, ah * aw]),
+      rank_weights_bg: float32(regions.rankBg, [k, x.frames, ah * aw]),
+      loss_weights_fg: weight(weights[0]),
+      loss_weights_bg: weight(weights[1]),
+      loss_weights_max: weight(weights[2]),
+    });
+    return {
+      grad: dataOf(out.grad, 'grad'),
+      loss: dataOf(out.loss, 'loss')[0]!,
+      fg: dataOf(out.fg, 'fg'),
+      bg: dataOf(out.bg, 'bg'),
+    };
+  }
+
+  /** RAD inputs of each window, from the objects' regions (constant over the steps). */
+  windowRegions(objects: readonly EditObject[], frames: number, size: Size, windows: readonly [number, number][], topFraction: number): WindowRegions[] {
+    const attentionGrids = objects.map((o) => regionGrid(o.region, frames, size, this.manifest.attention.cell_px));
+    const latentUnion = unionGrid(objects.map((o) => regionGrid(o.region, frames, size, this.manifest.latent.cell_px)));
+    return windows.map(([a, b]) => {
+      const grids = attentionGrids.map((g) => gridFrames(g, frames, a, b));
+      const masks = new Float32Array(grids.reduce((n, g) => n + g.length, 0));
+      grids.forEach((g, k) => masks.set(g, k * g.length));
+      const { fg, bg } = rankWeights(grids, b - a, topFraction);
+      return { masks, rankFg: fg, rankBg: bg, irjsMask: gridFrames(latentUnion, frames, a, b) };
+    });
+  }
+
+  /** The whole edit. Validates everything before the first model call. */
+  async edit(input: EditInput, hooks: PipelineHooks = {}): Promise<EditOutput> {
+    // 1. Check inputs.
+    const { frames, size, settings, objects } = input;
+    checkFrames(frames, size, this.manifest);
+    checkSettings(settings, frames.length);
+    const promptTokens = Math.min(this.tokenizer.encode(input.prompt).tokens.length - 2, this.manifest.text.max_length - 2);
+    objects.forEach((o, i) => {
+      checkTokenIndex(o.tokenIndex, promptTokens, i);
+      checkRegion(o.region, i, frames.length, size, this.manifest.attention.cell_px);
+    });
+
+    const windows = frameWindows(frames.length, settings.window, settings.stride);
+    const useRad = settings.rad && objects.length > 0;
+    const useIrjs = settings.irjs && objects.length > 0;
+    const radSteps = Math.min(settings.radSteps ?? Math.floor(settings.steps / 2), settings.steps);
+    const thresholds = useRad ? refinementThresholds(settings.refinement, settings.steps) : new Map<number, number>();
+    const refinementPoints = [...thresholds.keys()].filter((i) => i < radSteps).length;
+    const vaeCalls = 2 * Math.ceil(frames.length / this.vaeBatch);
+    const meter = new ProgressMeter({
+      text: 1,
+      vae: vaeCalls,
+      inversion: settings.inversionSteps,
+      eps: settings.steps * windows.length,
+      rad: useRad ? windows.length * (radSteps + refinementPoints * (1 + Math.ceil(settings.maxRefinementIterations / 2))) : 0,
+    });
+    const stats: EditStats = { epsCalls: 0, radPasses: 0, refinementIterations: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
+    let stage: Stage = 'encode';
+    let stageStep = 0;
+    let stageTotal = 1;
+    const report = () => hooks.onProgress?.(meter.snapshot(stage, stageStep, stageTotal));
+    const call: CallHook = async (kind, run) => {
+      if (hooks.shouldStop?.()) throw new CancelledError();
+      const started = performance.now();
+      const result = await run();
+      const ms = performance.now() - started;
+      meter.record(kind, ms);
+      stats.msByStage[stage] += ms;
+      if (kind === 'eps' || kind === 'inversion') stats.epsCalls++;
+      else if (kind === 'rad') stats.radPasses++;
+      else if (kind === 'vae') stats.vaeCalls++;
+      report();
+      return result;
+    };
+
+    // 2. Encode the prompts and the source frames.
+    const [empty, cond] = await call('text', () => this.textEmbeddings(['', input.prompt]));
+    const z0 = await this.encodeFrames(frames, size, call);
+
+    // 3. DDIM inversion of the source.
+    stage = 'invert';
+    stageTotal = settings.inversionSteps;
+    const zT = await this.invert(z0, empty!, settings.inversionSteps, call, (i) => (stageStep = i + 1));
+
+    // 4. Denoise with RAD, IRJS and guidance.
+    stage = 'edit';
+    stageStep = 0;
+    stageTotal = settings.steps;
+    const regions = this.windowRegions(objects, frames.length, size, windows, settings.topFraction);
+    const tokens = objects.map((o) => o.tokenIndex);
+    const counts = coverage(frames.length, windows);
+    const timesteps = this.scheduler.timesteps(settings.steps);
+    let z = zT;
+    for (let i = 0; i < timesteps.length; i++) {
+      const t = timesteps[i]!;
+      const alpha = radStepSize(i, settings.steps, settings.stepScale, settings.stepRange);
+      const noise = useIrjs ? normal(settings.seed, irjsStream(i), latentSize(z0)) : null;
+      const noiseLatent = noise ? { ...z0, data: noise } : null;
+      const total = zerosLike(z);
+      for (let w = 0; w < windows.length; w++) {
+        const [a, b] = windows[w]!;
+        const region = regions[w]!;
+        let x = sliceFrames(z, a, b);
+        if (useRad && i < radSteps) {
+          const threshold = thresholds.get(i);
+          if (threshold !== undefined) {
+            x = await this.refine(x, t, cond!, tokens, region, alpha, threshold, settings.maxRefinementIterations, call, stats);
+            meter.expectAtLeast('rad', stats.radPasses + (timesteps.length - i) * windows.length);
+          }
+          const { grad } = await call('rad', () => this.radPass(x, t, cond!, tokens, region, MAIN_UPDATE));
+          x = { ...x, data: subtractScaled(x.data, alpha, grad) };
+        }
+        if (noiseLatent) {
+          x = { ...x, data: irjsBlend(x, sliceFrames(z0, a, b), sliceFrames(noiseLatent, a, b).data, region.irjsMask, t, this.scheduler) };
+        }
+        const context = new Float32Array(2 * empty!.length);
+        context.set(empty!, 0);
+        context.set(cond!, empty!.length);
+        const prediction = await call('eps', () => this.eps(twice(x.data), x, 2, t, context));
+        const eps = guide(prediction, settings.guidanceScale);
+        addFrames_(total, { ...x, data: this.scheduler.step(eps, t, x.data, settings.steps) }, a);
+      }
+      divideFrames_(total, counts);
+      z = total;
+      stageStep = i + 1;
+    }
+
+    // 5. Decode.
+    stage = 'decode';
+    stageStep = 0;
+    stageTotal = 1;
+    const edited = await this.decodeLatent(z, call);
+    stageStep = 1;
+    report();
+    return { frames: edited, latent: z, stats };
+  }
+
+  /** Attend-and-Excite refinement: descend max_k (1 − fg_k)_+ until every fg reaches the threshold
+   *  (tested on the current latent) or the iteration limit. */
+  private async refine(
+    x: Latent,
+    t: number,
+    cond: Float32Array,
+    tokens: readonly number[],
+    regions: WindowRegions,
+    alpha: number,
+    threshold: number,
+    maxIterations: number,
+    call: CallHook,
+    stats: EditStats,
+  ): Promise<Latent> {
+    let result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
+    let iterations = 0;
+    while (result.loss > 1 - threshold && iterations < maxIterations) {
+      x = { ...x, data: subtractScaled(x.data, alpha, result.grad) };
+      result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
+      iterations++;
+    }
+    stats.refinementIterations += iterations;
+    return x;
+  }
+}
+
+/** Wraps every model call: cancellation check, timing, progress. */
+export type CallHook = <T>(kind: CallKind, run: () => Promise<T>) => Promise<T>;
+const noCall: CallHook = (_kind, run) => run();

@@ -1,0 +1,103 @@
+/**
+ * The only module that imports onnxruntime-node. Sessions are created once per graph and reused;
+ * CUDA is tried first (with CPU fallback of single nodes disabled, so a node that cannot run on the
+ * GPU is an error rather than a silent slowdown) and the whole package falls back to the CPU with one
+ * log line when the CUDA provider cannot be loaded.
+ */
+import * as ort from 'onnxruntime-node';
+import { ModelError } from '../../errors';
+
+export type ProviderName = 'cuda' | 'cpu';
+
+export interface ProviderRequest {
+  provider: ProviderName;
+  deviceId?: number;
+  /** CPU threads for one graph run (fixed, so CPU results are reproducible); default: all cores. */
+  threads?: number;
+}
+
+export type Feeds = Record<string, ort.Tensor>;
+export type Outputs = Record<string, ort.Tensor>;
+
+export function float32(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export function int64(values: readonly number[], dims: readonly number[] = [values.length]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+}
+
+export function dataOf(tensor: ort.Tensor | undefined, name: string): Float32Array {
+  if (!tensor || !(tensor.data instanceof Float32Array)) {
+    throw new ModelError('INFERENCE_FAILED', `The model did not return ${name} as float32.`);
+  }
+  return tensor.data;
+}
+
+const PROVIDER_LOAD_FAILURE = /providers_shared|providers_cuda|Failed to load (shared )?library|CUDA.*(not available|unavailable)|cudaGetDeviceCount/i;
+const OUT_OF_MEMORY = /out of memory|Failed to allocate memory|BFCArena|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation/i;
+
+function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  if (request.provider === 'cuda') {
+    options.executionProviders = [{ name: 'cuda', deviceId: request.deviceId ?? 0 }];
+    options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  } else {
+    options.executionProviders = ['cpu'];
+    if (request.threads) options.intraOpNumThreads = request.threads;
+  }
+  return options;
+}
+
+/** A graph session with checked runs: feeds are compared with the graph's inputs before running. */
+export class GraphSession {
+  private constructor(
+    readonly name: string,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async open(name: string, path: string, request: ProviderRequest): Promise<GraphSession> {
+    try {
+      return new GraphSession(name, await ort.InferenceSession.create(path, sessionOptions(request)));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (request.provider === 'cuda' && PROVIDER_LOAD_FAILURE.test(message)) {
+        throw new ModelError('PROVIDER_UNAVAILABLE', 'The CUDA execution provider cannot be loaded here.', { cause: message });
+      }
+      if (OUT_OF_MEMORY.test(message)) throw new ModelError('OUT_OF_MEMORY', `Not enough memory to load ${name}.`, { cause: message });
+      throw new ModelError('MODEL_INVALID', `The ${name} graph could not be loaded: ${message}`, { path });
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  async run(feeds: Feeds): Promise<Outputs> {
+    const missing = this.session.inputNames.filter((n) => !(n in feeds));
+    const extra = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
+    if (missing.length || extra.length) {
+      throw new ModelError('INFERENCE_FAILED', `Wrong inputs for ${this.name}: missing [${missing}], unexpected [${extra}].`);
+    }
+    try {
+      return await this.session.run(feeds);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const shapes = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, `${t.type}[${t.dims.join(',')}]`]));
+      if (OUT_OF_MEMORY.test(message)) {
+        throw new ModelError('OUT_OF_MEMORY', `The GPU ran out of memory running ${this.name}.`, { cause: message, shapes });
+      }
+      throw new ModelError('INFERENCE_FAILED', `Running ${this.name} failed: ${message}`, { shapes });
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Execution providers this onnxruntime-node build knows about (the CUDA one may still fail to load). */
+export function listBackends(): { name: string; bundled: boolean }[] {
+  const binding = (ort as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }).listSupportedBackends;
+  return binding ? binding() : [{ name: 'cpu', bundled: true }];
+}

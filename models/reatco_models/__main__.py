@@ -1,0 +1,53 @@
+"""python -m reatco_models <command>: export a checkpoint, build random-weight packages, write fixtures.
+
+  export --checkpoint SD_FOLDER [--tuned-unet TAV_UNET] --out DIR [--precision fp16|fp32] [--jobs N]
+  random --preset sd15|tiny --tokenizer DIR --out DIR [--precision ...] [--seed N] [--temporal]
+  tiny-random --out models/tiny-random        (the committed test package and its oracle fixtures)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .build import ModelSource
+from .package import build_tiny_random, export_package
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reatco_models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--out", type=Path, required=True)
+    common.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="fp16 for GPU, fp32 for CPU")
+    common.add_argument("--jobs", type=int, default=5, help="graphs exported in parallel processes")
+    common.add_argument("--name")
+    p = sub.add_parser("export", parents=[common], help="export a diffusers SD-1.x folder (optionally with a Tune-A-Video UNet)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--tuned-unet")
+    p = sub.add_parser("random", parents=[common], help="a package with random weights (benchmarks without a checkpoint)")
+    p.add_argument("--preset", choices=["sd15", "tiny"], default="sd15")
+    p.add_argument("--tokenizer", required=True, help="folder with vocab.json and merges.txt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temporal", action="store_true", help="include Tune-A-Video temporal attention")
+    p = sub.add_parser("tiny-random", help="build models/tiny-random and its oracle fixtures")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--skip-export", action="store_true", help="only rewrite the fixtures of an existing package")
+    args = parser.parse_args(argv)
+
+    if args.command == "export":
+        source = ModelSource("checkpoint", checkpoint=args.checkpoint, tuned_unet=args.tuned_unet)
+        export_package(source, args.out, args.name or Path(args.checkpoint).name, args.precision, args.jobs, (3, 448, 768))
+    elif args.command == "random":
+        source = ModelSource("random", preset=args.preset, seed=args.seed, temporal_attention=args.temporal, tokenizer_dir=args.tokenizer)
+        size = (3, 448, 768) if args.preset == "sd15" else (3, 128, 160)
+        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size)
+    elif args.command == "tiny-random":
+        build_tiny_random(args.out, args.jobs, args.skip_export)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Attention layers of the Tune-A-Video transformer block.
+
+Tensors inside the UNet are frames-major: (batch * frames, tokens, channels).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def multi_head_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, return_probs: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q kᵀ / √d) v over `heads` heads; q (B, Lq, C), k and v (B, Lk, C).
+
+    With `return_probs` the probabilities (B, heads, Lq, Lk) are computed explicitly, in float32 as the
+    reference's upcast softmax does, so RAD can read and differentiate them; otherwise PyTorch's fused
+    kernel runs (same maths, no probability tensor).
+    """
+    b, lq, c = q.shape
+    d = c // heads
+    q = q.reshape(b, lq, heads, d).transpose(1, 2)
+    k = k.reshape(b, -1, heads, d).transpose(1, 2)
+    v = v.reshape(b, -1, heads, d).transpose(1, 2)
+    if return_probs:
+        scores = (q @ k.transpose(-1, -2)) * d**-0.5
+        probs = scores.float().softmax(dim=-1)
+        out = probs.to(v.dtype) @ v
+    else:
+        probs = None
+        out = F.scaled_dot_product_attention(q, k, v)
+    return out.transpose(1, 2).reshape(b, lq, c), probs
+
+
+class Attention(nn.Module):
+    """Projections with diffusers' parameter names (to_q, to_k, to_v, to_out.0)."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(context_dim or dim, dim, bias=False)
+        self.to_v = nn.Linear(context_dim or dim, dim, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(dim, dim)])
+
+
+class SparseCausalSelfAttention(Attention):
+    """Each frame attends to the first frame of the clip (or window) and to its previous frame;
+    frame 0 uses itself twice. Written with slices and concatenation (no gathers with duplicate
+    indices) so that the backward pass exports as plain sums."""
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bf, n, c = x.shape
+        b = bf // frames
+
+        def first_and_previous(t: torch.Tensor) -> torch.Tensor:
+            t = t.reshape(b, frames, n, c)
+            first = t[:, :1].expand(b, frames, n, c)
+            previous = torch.cat([t[:, :1], t[:, : frames - 1]], dim=1)
+            return torch.cat([first, previous], dim=2).reshape(bf, 2 * n, c)
+
+        out, _ = multi_head_attention(
+            self.to_q(x), first_and_previous(self.to_k(x)), first_and_previous(self.to_v(x)), self.heads
+        )
+        return self.to_out[0](out)
+
+
+class TextCrossAttention(Attention):
+    """Cross-attention to the prompt. The text is the same for every frame of a clip, so the frames
+    are folded into the query length: one attention of (frames * tokens) queries over 77 keys."""
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor, frames: int, return_probs: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        bf, n, c = x.shape
+        b = bf // frames
+        q = self.to_q(x).reshape(b, frames * n, c)
+        out, probs = multi_head_attention(q, self.to_k(context), self.to_v(context), self.heads, return_probs)
+        return self.to_out[0](out.reshape(bf, n, c)), probs
+
+
+class TemporalSelfAttention(Attention):
+    """Tune-A-Video's attention over frames at each spatial position."""
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bf, n, c = x.shape
+        b = bf // frames
+        t = x.reshape(b, frames, n, c).transpose(1, 2).reshape(b * n, frames, c)
+        out, _ = multi_head_attention(self.to_q(t), self.to_k(t), self.to_v(t), self.heads)
+        out = self.to_out[0](out)
+        return out.reshape(b, n, frames, c).transpose(1, 2).reshape(bf, n, c)
+
+
+class GEGLU(nn.Module):
+    def __init__(self, dim_in: int, dim_out: int):
+        super().__init__()
+        self.proj = nn.Linear(dim_in, dim_out * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden, gate = self.proj(x).chunk(2, dim=-1)
+        return hidden * F.gelu(gate)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4):
+        super().__init__()
+        # net.1 is a dropout in diffusers; an Identity keeps the parameter names (net.0, net.2).
+        self.net = nn.ModuleList([GEGLU(dim, dim * mult), nn.Identity(), nn.Linear(dim * mult, dim)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.net:
+            x = layer(x)
+        return x
+
+
+class TransformerBlock(nn.Module):
+    """Tune-A-Video's BasicTransformerBlock: sparse-causal self-attention, text cross-attention,
+    GEGLU feed-forward, then (optionally) temporal attention."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int, temporal: bool):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn1 = SparseCausalSelfAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.attn2 = TextCrossAttention(dim, heads, context_dim)
+        self.norm3 = nn.LayerNorm(dim)
+        self.ff = FeedForward(dim)
+        if temporal:
+            self.norm_temp = nn.LayerNorm(dim)
+            self.attn_temp = TemporalSelfAttention(dim, heads)
+        self.temporal = temporal
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor, frames: int, store: list | None = None
+    ) -> torch.Tensor:
+        x = self.attn1(self.norm1(x), frames) + x
+        attended, probs = self.attn2(self.norm2(x), context, frames, return_probs=store is not None)
+        if store is not None:
+            store.append(probs)
+        x = attended + x
+        x = self.ff(self.norm3(x)) + x
+        if self.temporal:
+            x = self.attn_temp(self.norm_temp(x), frames) + x
+        return x

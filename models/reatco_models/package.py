@@ -1,0 +1,64 @@
+"""Building model packages: graphs exported in parallel processes (each rebuilds the modules from
+a picklable ModelSource), then assembled; and the committed tiny-random test package."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from .build import TINY_CAPTIONS, ModelSource, build_models
+from .export import COMPONENTS, assemble_package, export_component, prepare
+
+
+def _export_job(source: ModelSource, precision: str, component: str, work_dir: str, example_size) -> str:
+    import torch
+
+    torch.set_num_threads(2)
+    cfg, unet, vae, text, _ = build_models(source)
+    prepare((unet, vae, text), precision)
+    started = time.time()
+    path = export_component(component, cfg, unet, vae, text, Path(work_dir), example_size)
+    print(f"  {component}: {time.time() - started:.0f} s", flush=True)
+    return str(path)
+
+
+def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None) -> dict:
+    cfg, *_, tokenizer_dir = build_models(source)
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size) for c in COMPONENTS}
+            graphs = {c: Path(f.result()) for c, f in futures.items()}
+        manifest = assemble_package(cfg, graphs, tokenizer_dir, out, name, precision, extra)
+    print(f"exported {name} ({precision}) to {out} in {time.time() - started:.0f} s")
+    return manifest
+
+
+def build_tiny_random(out: Path, jobs: int, skip_export: bool = False) -> None:
+    from .bpe_train import train_clip_bpe, write_clip_bpe
+    from .fixtures import write_oracle_fixtures
+    from .oracle import Oracle
+    from .tokenizer import ClipTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab, merges = train_clip_bpe(TINY_CAPTIONS, 300)
+        write_clip_bpe(tmp, vocab, merges)
+        source = ModelSource("random", preset="tiny", seed=20241211, temporal_attention=True, tokenizer_dir=tmp)
+        extra = {
+            "description": "Random weights from a fixed seed: produces noise. For tests and parity fixtures only.",
+            "source": {"kind": "random", "preset": "tiny", "seed": source.seed, "temporal_attention": True},
+            "defaults": {"frame_size": [128, 160], "guidance_scale": 12.5},
+        }
+        if skip_export:
+            for name in ("vocab.json", "merges.txt"):  # the package must hold this very vocabulary
+                if (Path(tmp) / name).read_bytes() != (out / "tokenizer" / name).read_bytes():
+                    raise SystemExit(f"{out} was built from another vocabulary; export it again")
+        else:
+            export_package(source, out, "tiny-random", "fp32", jobs, (3, 128, 160), extra)
+        cfg, unet, vae, text, _ = build_models(source)
+        meta = write_oracle_fixtures(Oracle(cfg, unet, vae, text), ClipTokenizer.from_dir(tmp), out / "fixtures")
+        print(json.dumps({k: meta[k] for k in ("prompts", "token_indices")}))
