@@ -1,0 +1,4 @@
+/** The protocol shared by the helper and the panel (host-free). */
+export * from './errors';
+export * from './messages';
+export * from './settings';
