@@ -1,7 +1,7 @@
 import { ModelError } from '../errors';
 import { readModelPackage, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
-import { GraphSession, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { GraphSession, cudaProviderInstalled, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { ClipTokenizer } from './tokenizer';
 
 export interface LoadedModel {
@@ -40,18 +40,25 @@ async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<
 export async function loadModel(packageDir: string, request: ProviderRequest, log: (line: string) => void = console.warn): Promise<LoadedModel> {
   const pkg = readModelPackage(packageDir);
   const tokenizer = ClipTokenizer.fromFiles(pkg.tokenizerDir);
-  let graphs: Graphs;
+  let graphs: Graphs | null = null;
   let provider = request.provider;
   let fallbackReason: string | null = null;
-  try {
-    graphs = await openGraphs(pkg, request);
-  } catch (error) {
-    if (!(error instanceof ModelError && error.code === 'PROVIDER_UNAVAILABLE')) throw error;
-    fallbackReason = String(error.details?.cause ?? error.message).split('\n')[0]!.slice(0, 300);
-    log(`reatco: CUDA is not available (${fallbackReason}); running on the CPU instead.`);
-    provider = 'cpu';
-    graphs = await openGraphs(pkg, { ...request, provider: 'cpu' });
+  if (provider === 'cuda') {
+    fallbackReason = cudaProviderInstalled().reason;
+    if (fallbackReason === null) {
+      try {
+        graphs = await openGraphs(pkg, request);
+      } catch (error) {
+        if (!(error instanceof ModelError && error.code === 'PROVIDER_UNAVAILABLE')) throw error;
+        fallbackReason = String(error.details?.cause ?? error.message).split('\n')[0]!.slice(0, 300);
+      }
+    }
+    if (fallbackReason !== null) {
+      log(`reatco: CUDA is not available (${fallbackReason}); running on the CPU instead.`);
+      provider = 'cpu';
+    }
   }
+  graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' });
   const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer);
   return {
     pipeline,

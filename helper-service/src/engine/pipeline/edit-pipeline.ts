@@ -135,6 +135,11 @@ class ProgressMeter {
     this.planned[kind] = Math.max(this.planned[kind], total);
   }
 
+  /** No more calls of this kind will come: the plan becomes what actually ran. */
+  settle(kind: CallKind): void {
+    this.planned[kind] = this.counted[kind];
+  }
+
   private average(kind: CallKind): number | null {
     if (this.counted[kind]) return this.spent[kind] / this.counted[kind];
     // Before the first call of a kind: a RAD pass costs about one batch-2 ε call; an inversion step half.
@@ -426,6 +431,9 @@ export class ReatcoPipeline {
       z = total;
       stageStep = i + 1;
     }
+
+    meter.settle('rad');
+    meter.settle('eps');
 
     // 5. Decode.
     stage = 'decode';

@@ -4,6 +4,8 @@
  * GPU is an error rather than a silent slowdown) and the whole package falls back to the CPU with one
  * log line when the CUDA provider cannot be loaded.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../errors';
 
@@ -94,6 +96,21 @@ export class GraphSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * Whether the CUDA execution provider's library sits next to onnxruntime-node's native binding (npm
+ * does not ship it; ../shared/gpu installs it on the GPU machine). Checked before trying CUDA, so a
+ * CPU-only machine falls back without onnxruntime printing a load failure.
+ */
+export function cudaProviderInstalled(): { installed: boolean; reason: string | null } {
+  const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const bin = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin');
+  const dirs = existsSync(bin)
+    ? readdirSync(bin).map((napi) => path.join(bin, napi, process.platform, process.arch))
+    : [];
+  if (dirs.some((dir) => existsSync(path.join(dir, library)))) return { installed: true, reason: null };
+  return { installed: false, reason: `${library} is not installed next to onnxruntime-node` };
 }
 
 /** Execution providers this onnxruntime-node build knows about (the CUDA one may still fail to load). */
