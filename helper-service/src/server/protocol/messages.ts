@@ -174,6 +174,7 @@ export const clipInfoSchema = z.object({
   hasAudio: z.boolean(),
   variableFrameRate: z.boolean(),
 });
+export type ClipInfo = z.infer<typeof clipInfoSchema>;
 
 /** Results per request type. */
 export const resultSchemas = {
