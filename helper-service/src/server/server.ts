@@ -12,6 +12,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Engine, type ProviderName } from '../engine';
 import { ValidationError, toErrorPayload } from '../errors';
+import { HELPER_VERSION } from '../version';
 import { decodeSegment, ffmpegInfo, probeClip, writePreviewFrames } from '../media';
 import { loadConfig } from './config';
 import { Journal, summarize } from './jobs/journal';
@@ -56,7 +57,6 @@ export interface RunningHelper {
   close(): Promise<void>;
 }
 
-const HELPER_VERSION: string = (require('../../../package.json') as { version: string }).version;
 const AUTH_TIMEOUT_MS = 10_000;
 const WS_HARD_LIMIT = 8 * MAX_MESSAGE_BYTES;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
