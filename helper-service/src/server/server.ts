@@ -17,14 +17,14 @@ import { decodeSegment, ffmpegInfo, probeClip, writePreviewFrames } from '../med
 import { loadConfig } from './config';
 import { Journal, summarize } from './jobs/journal';
 import { JobQueue } from './jobs/queue';
-import { precheckJob, type QualityPreset } from './jobs/run-job';
+import { qualityPresets } from './jobs/quality';
+import { precheckJob } from './jobs/run-job';
 import {
   DEFAULT_PORT,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   requestSchema,
   type JobEvent,
-  type Quality,
   type Request,
   type RequestType,
   type ResultOf,
@@ -60,17 +60,6 @@ export interface RunningHelper {
 const AUTH_TIMEOUT_MS = 10_000;
 const WS_HARD_LIMIT = 8 * MAX_MESSAGE_BYTES;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-
-/** Working-size budgets and step counts from the model's native frame size. */
-function qualityPresets(frameSize: [number, number] | undefined): Record<Quality, QualityPreset> {
-  const [h, w] = frameSize ?? [448, 768];
-  const pixels = h * w;
-  return {
-    draft: { maxPixels: Math.round(pixels * 0.5), steps: 20 },
-    standard: { maxPixels: pixels, steps: 50 },
-    high: { maxPixels: Math.round(pixels * 1.5), steps: 50 },
-  };
-}
 
 interface Connection {
   socket: WebSocket;

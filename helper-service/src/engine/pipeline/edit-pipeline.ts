@@ -121,6 +121,7 @@ class ProgressMeter {
   private readonly spent: Record<CallKind, number> = { text: 0, vae: 0, inversion: 0, eps: 0, rad: 0 };
   private readonly counted: Record<CallKind, number> = { text: 0, vae: 0, inversion: 0, eps: 0, rad: 0 };
   calls = 0;
+  private fraction = 0;
 
   constructor(private readonly planned: Record<CallKind, number>) {}
 
@@ -153,13 +154,19 @@ class ProgressMeter {
     let remaining = 0;
     let known = true;
     let done = 0;
+    let plannedCalls = 0;
     for (const kind of Object.keys(this.planned) as CallKind[]) {
       const left = Math.max(0, this.planned[kind] - this.counted[kind]);
       const average = this.average(kind);
       if (left > 0 && average === null) known = false;
       remaining += left * (average ?? 0);
       done += this.spent[kind];
+      plannedCalls += Math.max(this.planned[kind], this.counted[kind]);
     }
+    // By time once every kind of call has been measured, by call count before; never backwards
+    // (refinement can add work to the plan).
+    const estimate = known && done + remaining > 0 ? done / (done + remaining) : this.calls / Math.max(plannedCalls, 1);
+    this.fraction = Math.min(1, Math.max(this.fraction, estimate));
     return {
       stage,
       step,
@@ -167,7 +174,7 @@ class ProgressMeter {
       modelCalls: this.calls,
       elapsedMs: Date.now() - this.started,
       etaMs: known ? Math.round(remaining) : null,
-      fraction: known && done + remaining > 0 ? done / (done + remaining) : 0,
+      fraction: this.fraction,
     };
   }
 }

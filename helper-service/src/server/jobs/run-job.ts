@@ -25,11 +25,7 @@ import {
 import { boxInsideFrame, scaleBox, type Size } from '../../regions';
 import type { JobOutput, JobSpec, JobStage, Quality, RegionTrack } from '../protocol/messages';
 import type { PathPolicy } from '../security';
-
-export interface QualityPreset {
-  maxPixels: number;
-  steps: number;
-}
+import type { QualityPreset } from './quality';
 
 export interface JobEnvironment {
   engine: Engine;

@@ -1,0 +1,81 @@
+/**
+ * The engine benchmark (a script, not a test): one complete edit on a synthetic clip, after a
+ * warm-up, with per-stage times and model calls per second.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { EditStats } from '../engine';
+import { normal } from '../engine/random';
+import { defaultModelDir } from './defaults';
+import { withEngine } from './local-job';
+import { choice, integer } from './options';
+
+/** A smooth synthetic frame sequence (content does not change the cost). */
+function syntheticFrames(frames: number, width: number, height: number): Uint8Array[] {
+  const noise = normal(1, 0, width * height);
+  return Array.from({ length: frames }, (_, f) => {
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) {
+      const x = i % width;
+      const y = (i / width) | 0;
+      rgb[3 * i] = (x + 3 * f) & 255;
+      rgb[3 * i + 1] = y & 255;
+      rgb[3 * i + 2] = Math.max(0, Math.min(255, 128 + 20 * noise[i]!));
+    }
+    return rgb;
+  });
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('time one complete edit (per stage, model calls per second)')
+    .option('--model <dir>', 'model package', defaultModelDir())
+    .option('--provider <name>', 'cuda or cpu', choice('provider', ['cuda', 'cpu'] as const), 'cuda')
+    .option('--device <n>', 'CUDA device index', integer('device'), 0)
+    .option('--frames <n>', 'clip length', integer('frames', 2), 16)
+    .option('--size <HxW>', 'working size (default: the model native size)')
+    .option('--steps <n>', 'denoising steps', integer('steps', 1), 50)
+    .option('--inversion-steps <n>', 'inversion steps', integer('inversion-steps', 1), 50)
+    .option('--objects <n>', 'regions (RAD objects)', integer('objects', 1), 2)
+    .option('--window <n>', 'sliding window frames (default: full clip)', integer('window', 2))
+    .option('--stride <n>', 'window stride', integer('stride', 1), 1)
+    .option('--max-refinement <n>', 'refinement iterations cap', integer('max-refinement'), 20)
+    .option('--json <file>', 'also write the figures as JSON')
+    .action(async (o) => {
+      await withEngine({ modelDir: o.model, provider: o.provider, deviceId: o.device }, async (engine) => {
+        const [h, w] = o.size ? String(o.size).split('x').map(Number) : (engine.manifest.defaults?.frame_size ?? [448, 768]);
+        const size = { width: w!, height: h! };
+        const frames = syntheticFrames(o.frames, size.width, size.height);
+        const words = ['star', 'ring', 'circle', 'square'];
+        const prompt = 'a red star and a green ring and a blue circle and a white square on a grey background';
+        const objects = Array.from({ length: o.objects }, (_, k) => {
+          const x = Math.round((k % 2) * size.width * 0.5 + size.width * 0.05);
+          const y = Math.round(Math.floor(k / 2) * size.height * 0.5 + size.height * 0.05);
+          const box = [x, y, x + Math.round(size.width * 0.4), y + Math.round(size.height * 0.4)] as const;
+          return { tokenIndex: engine.tokenizer.findWordTokens(prompt, words[k % 4]!).index, region: { kind: 'boxes' as const, keyframes: [{ frame: 0, box }] } };
+        });
+        const settings = { steps: o.steps, inversionSteps: o.inversionSteps, window: o.window ?? null, stride: o.stride, maxRefinementIterations: o.maxRefinement };
+        const request = { frames, size, prompt, objects, settings };
+        const warmStart = performance.now();
+        await engine.edit({ ...request, settings: { ...settings, steps: 1, inversionSteps: 1, maxRefinementIterations: 0 } });
+        const warmupMs = performance.now() - warmStart;
+        const started = performance.now();
+        const { stats } = await engine.edit(request);
+        const totalMs = performance.now() - started;
+        report({ model: engine.manifest.name, precision: engine.manifest.precision, provider: engine.provider, frames: o.frames, size, settings, objects: o.objects, warmupMs, totalMs, stats }, o.json);
+      });
+    });
+}
+
+function report(figures: { totalMs: number; warmupMs: number; stats: EditStats } & Record<string, unknown>, json?: string): void {
+  const { stats, totalMs } = figures;
+  const unetCalls = stats.epsCalls + stats.radPasses;
+  console.log(`model ${figures.model} (${figures.precision}) on ${figures.provider}; ${figures.frames} frames at ${(figures.size as { width: number; height: number }).width}x${(figures.size as { height: number }).height}`);
+  console.log(`warm-up ${(figures.warmupMs / 1000).toFixed(1)} s (session initialisation and first runs)`);
+  for (const [stage, ms] of Object.entries(stats.msByStage)) console.log(`  ${stage.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s`);
+  console.log(`  total    ${(totalMs / 1000).toFixed(2).padStart(8)} s`);
+  console.log(`ε calls ${stats.epsCalls}, RAD passes ${stats.radPasses} (refinement iterations ${stats.refinementIterations}), VAE calls ${stats.vaeCalls}`);
+  console.log(`UNet calls per second ${(unetCalls / ((stats.msByStage.invert + stats.msByStage.edit) / 1000)).toFixed(2)}`);
+  if (json) writeFileSync(json, JSON.stringify(figures, null, 1) + '\n');
+}

@@ -1,0 +1,12 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/** The repository's models folder (this file runs from helper-service/dist/src/cli). */
+export const MODELS_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'models');
+
+/** The embedded default model: REATCO_MODEL, else the trained demo model, else the tiny test model. */
+export function defaultModelDir(): string {
+  if (process.env.REATCO_MODEL) return path.resolve(process.env.REATCO_MODEL);
+  const trained = path.join(MODELS_DIR, 'shapes-v1');
+  return existsSync(path.join(trained, 'model.json')) ? trained : path.join(MODELS_DIR, 'tiny-random');
+}
