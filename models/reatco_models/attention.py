@@ -5,9 +5,47 @@ Tensors inside the UNet are frames-major: (batch * frames, tokens, channels).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+_EXPLICIT = contextvars.ContextVar("explicit_attention", default=False)
+
+
+@contextlib.contextmanager
+def explicit_attention():
+    """Every attention as matmul + softmax: for tracing the RAD gradient graph, whose backward must
+    decompose into plain ONNX operators (a fused kernel's backward has no ONNX equivalent)."""
+    token = _EXPLICIT.set(True)
+    try:
+        yield
+    finally:
+        _EXPLICIT.reset(token)
+
+
+def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
+    b, n, c = t.shape
+    return t.reshape(b, n, heads, c // heads).transpose(1, 2)
+
+
+@torch.library.custom_op("reatco::fused_attention", mutates_args=())
+def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """Attention without a probability tensor. PyTorch runs its fused kernel; the ONNX export maps
+    this op to com.microsoft.MultiHeadAttention, which ONNX Runtime runs fused (flash or
+    memory-efficient attention on CUDA), where explicit softmax would hold a (frames x heads x
+    tokens x tokens) tensor: about 30 GB per layer for 16 frames at 448x768."""
+    b, lq, c = q.shape
+    out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
+    return out.transpose(1, 2).reshape(b, lq, c)
+
+
+@fused_attention.register_fake
+def _(q, k, v, heads):
+    return torch.empty_like(q)
 
 
 def multi_head_attention(
@@ -15,22 +53,21 @@ def multi_head_attention(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ / √d) v over `heads` heads; q (B, Lq, C), k and v (B, Lk, C).
 
-    With `return_probs` the probabilities (B, heads, Lq, Lk) are computed explicitly, in float32 as the
-    reference's upcast softmax does, so RAD can read and differentiate them; otherwise PyTorch's fused
-    kernel runs (same maths, no probability tensor).
+    With `return_probs` (and inside `explicit_attention()`) the probabilities (B, heads, Lq, Lk) are
+    computed explicitly, in float32 as the reference's upcast softmax does, so RAD can read and
+    differentiate them. Otherwise a fused kernel runs (same maths): PyTorch's, which has a backward,
+    while autograd records; the exportable fused op otherwise.
     """
     b, lq, c = q.shape
-    d = c // heads
-    q = q.reshape(b, lq, heads, d).transpose(1, 2)
-    k = k.reshape(b, -1, heads, d).transpose(1, 2)
-    v = v.reshape(b, -1, heads, d).transpose(1, 2)
-    if return_probs:
-        scores = (q @ k.transpose(-1, -2)) * d**-0.5
-        probs = scores.float().softmax(dim=-1)
-        out = probs.to(v.dtype) @ v
-    else:
-        probs = None
-        out = F.scaled_dot_product_attention(q, k, v)
+    if not (return_probs or _EXPLICIT.get()):
+        if torch.is_grad_enabled() and q.requires_grad:
+            out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
+            return out.transpose(1, 2).reshape(b, lq, c), None
+        return fused_attention(q, k, v, heads), None
+    qh, kh, vh = _split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads)
+    scores = (qh @ kh.transpose(-1, -2)) * (c // heads) ** -0.5
+    probs = scores.float().softmax(dim=-1)
+    out = probs.to(vh.dtype) @ vh
     return out.transpose(1, 2).reshape(b, lq, c), probs
 
 

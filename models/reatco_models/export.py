@@ -22,9 +22,9 @@ import torch
 from torch import nn
 from torch.export import Dim
 from torch.fx.experimental import _config as fx_config
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from .attention import explicit_attention
 from .clip_text import CLIPTextModel
 from .config import ModelConfig
 from .rad import rad_gradient
@@ -115,7 +115,33 @@ RAD_INPUTS = [
 RAD_OUTPUTS = ["grad", "loss", "fg", "bg"]
 
 
+def _multi_head_attention_schema() -> None:
+    """onnxscript needs a schema to emit a contrib op; this is the subset of ONNX Runtime's
+    com.microsoft.MultiHeadAttention (query, key, value -> output) the export uses."""
+    if onnx.defs.has("MultiHeadAttention", "com.microsoft"):
+        return
+    param = onnx.defs.OpSchema.FormalParameter
+    onnx.defs.register_schema(
+        onnx.defs.OpSchema(
+            "MultiHeadAttention",
+            "com.microsoft",
+            1,
+            inputs=[param("query", "T"), param("key", "T"), param("value", "T")],
+            outputs=[param("output", "T")],
+            type_constraints=[("T", ["tensor(float)", "tensor(float16)"], "query, key, value and output")],
+            attributes=[onnx.defs.OpSchema.Attribute("num_heads", onnx.defs.OpSchema.AttrType.INT, "number of heads")],
+        )
+    )
+
+
+def _fused_attention_onnx(q, k, v, heads: int):
+    import onnxscript
+
+    return onnxscript.values.Opset("com.microsoft", 1).MultiHeadAttention(q, k, v, num_heads=heads)
+
+
 def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes) -> None:
+    _multi_head_attention_schema()
     program = torch.onnx.export(
         fn,
         tuple(args),
@@ -126,6 +152,7 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes) -> 
         opset_version=OPSET,
         optimize=True,
         verbose=False,
+        custom_translation_table={torch.ops.reatco.fused_attention.default: _fused_attention_onnx},
     )
     program.save(str(path), external_data=True)
 
@@ -164,11 +191,10 @@ def example_inputs(cfg: ModelConfig, frames: int, height: int, width: int, objec
 
 
 def export_rad_graph(unet: UNet3D, rad_args: list, path: Path) -> None:
-    # The math kernel decomposes attention into matmul + softmax, whose backward is plain ops;
-    # a fused kernel would leave its own backward op, which has no ONNX equivalent.
-    # Without duck shaping, input dims that happen to be equal in the example (a latent side equal to
-    # the text width, say) stay separate symbols, so none of them is pinned by another's static size.
-    with sdpa_kernel(SDPBackend.MATH), fx_config.patch(use_duck_shape=False):
+    # Explicit attention, so that the backward is plain ops (a fused kernel's backward has no ONNX
+    # equivalent). Without duck shaping, input dims that happen to be equal in the example (a latent
+    # side equal to the text width, say) stay separate symbols, so none is pinned by another's size.
+    with explicit_attention(), fx_config.patch(use_duck_shape=False):
         traced = make_fx(
             functools.partial(rad_gradient, unet),
             decomposition_table=gradient_decompositions(),

@@ -40,6 +40,9 @@ class EditSettings:
     window: int | None = None  # frames per window; None = the whole clip at once
     stride: int = 1
     seed: int = 0
+    # Benchmark baseline only: also do the work the reference code does and throws away (a whole-UNet
+    # gradient forward at every step, two ε passes and one more forward per refinement iteration).
+    reference_costs: bool = False
 
     @property
     def main_rad_steps(self) -> int:
@@ -130,7 +133,7 @@ class Oracle:
             trajectory.append(z)
         return trajectory
 
-    def rad_pass(self, x, t, cond, objects, frame_range, weights, top_fraction=0.2):
+    def rad_pass(self, x, t, cond, objects, frame_range, weights, top_fraction=0.2, **costs):
         """One RAD graph evaluation on a window: (grad, loss, fg, bg). `weights` = (fg, bg, max)."""
         a, b = frame_range
         masks = torch.stack([o.attention_masks[a:b] for o in objects]).float().to(self.device)
@@ -140,7 +143,7 @@ class Oracle:
         w = [torch.full((k,), float(v), device=self.device) for v in weights]
         return rad_gradient(
             self.unet, x, torch.tensor([float(t)], device=self.device), cond, masks, tokens,
-            rw_fg.to(self.device), rw_bg.to(self.device), *w,
+            rw_fg.to(self.device), rw_bg.to(self.device), *w, **costs,
         )
 
     def edit(
@@ -170,10 +173,14 @@ class Oracle:
             count = torch.zeros(frames, device=self.device)
             for a, b in windows(frames, settings.window, settings.stride):
                 x = z[:, :, a:b]
+                reference = settings.reference_costs and settings.rad and objects
+                if reference and i >= settings.main_rad_steps:
+                    self.rad_pass(x, t, cond, objects, (a, b), (1, 1, 0), settings.top_fraction, full_forward=True, backward=False)
+                    record.rad_passes += 1
                 if settings.rad and objects and i < settings.main_rad_steps:
                     if i in thresholds:
                         x = self._refine(x, t, cond, objects, (a, b), alpha, thresholds[i], settings, record)
-                    grad, _, fg, bg = self.rad_pass(x, t, cond, objects, (a, b), (1, 1, 0), settings.top_fraction)
+                    grad, _, fg, bg = self.rad_pass(x, t, cond, objects, (a, b), (1, 1, 0), settings.top_fraction, full_forward=bool(reference))
                     record.rad_passes += 1
                     record.fg, record.bg = fg.tolist(), bg.tolist()
                     x = x - alpha * grad
@@ -206,5 +213,10 @@ class Oracle:
             grad, loss, _, _ = self.rad_pass(x, t, cond, objects, frame_range, (0, 0, 1), settings.top_fraction)
             record.rad_passes += 1
             iterations += 1
+            if settings.reference_costs:  # the reference's two discarded ε passes per iteration
+                self.eps(x, t, cond)
+                self.eps(x, t, cond)
+        if settings.reference_costs and iterations:  # and its extra forward for fg after the loop
+            self.rad_pass(x, t, cond, objects, frame_range, (0, 0, 1), settings.top_fraction, full_forward=True, backward=False)
         record.refinement_iterations += iterations
         return x

@@ -98,16 +98,20 @@ def rad_gradient(
     loss_weights_fg: torch.Tensor,
     loss_weights_bg: torch.Tensor,
     loss_weights_max: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    full_forward: bool = False,
+    backward: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
     """∂L/∂z for the conditional branch (batch 1), with the loss and per-object scores.
-    This is the function exported as unet_rad.onnx; the oracle calls it too."""
+    This is the function exported as unet_rad.onnx; the oracle calls it too. `full_forward` and
+    `backward=False` reproduce the reference's costs (a whole-UNet forward; a forward whose gradient
+    it never takes) for the baseline benchmark only."""
     dtype = next(unet.parameters()).dtype  # fp16 graphs take fp32 latents and cast inside
     z = latent.detach().requires_grad_(True)
     with torch.enable_grad():
-        attention = unet.rad_attention(z.to(dtype), timestep, context.to(dtype))[0]
+        attention = unet.rad_attention(z.to(dtype), timestep, context.to(dtype), full_forward)[0]
         fg, bg = rad_statistics(attention, region_masks, token_indices, rank_weights_fg, rank_weights_bg)
         loss = rad_loss(fg, bg, loss_weights_fg, loss_weights_bg, loss_weights_max)
-        (grad,) = torch.autograd.grad(loss, [z])
+        grad = torch.autograd.grad(loss, [z])[0] if backward else None
     return grad, loss.detach(), fg.detach(), bg.detach()
 
 

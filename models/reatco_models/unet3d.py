@@ -229,9 +229,10 @@ class UNet3D(nn.Module):
         self.conv_norm_out = nn.GroupNorm(cfg.norm_num_groups, ch[0], eps=cfg.norm_eps)
         self.conv_out = nn.Conv2d(ch[0], cfg.out_channels, 3, padding=1)
 
-    def _run(self, sample, timestep, context, store):
+    def _run(self, sample, timestep, context, store, stop_early=True):
         """Runs the UNet; with a `store` it records the RAD-level cross-attention probabilities and
-        stops after the last layer that has them (nothing later influences the RAD loss)."""
+        (with `stop_early`) stops after the last layer that has them: nothing later influences the
+        RAD loss."""
         cfg = self.config
         b, c, f, h, w = sample.shape
         timesteps = timestep.reshape(-1).expand(b) if timestep.numel() == 1 else timestep.reshape(b)
@@ -251,9 +252,9 @@ class UNet3D(nn.Module):
                 context,
                 f,
                 store if at_rad_level else None,
-                stop_before_upsample=at_rad_level and store is not None,
+                stop_before_upsample=at_rad_level and store is not None and stop_early,
             )
-            if at_rad_level and store is not None:
+            if at_rad_level and store is not None and stop_early:
                 return None
         x = self.conv_out(F.silu(group_norm_across_frames(x, self.conv_norm_out, f)))
         return x.reshape(b, f, cfg.out_channels, h, w).permute(0, 2, 1, 3, 4)
@@ -262,11 +263,12 @@ class UNet3D(nn.Module):
         """ε prediction. sample (b, 4, f, h, w), timestep () or (b,), context (b, 77, D)."""
         return self._run(sample, timestep, context, None)
 
-    def rad_attention(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def rad_attention(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, full_forward: bool = False) -> torch.Tensor:
         """The map RAD reads: cross-attention probabilities of the RAD-level layers (down and up blocks
-        at latent / 2**rad_level), averaged over layers and heads. Returns (b, f, ah, aw, tokens)."""
+        at latent / 2**rad_level), averaged over layers and heads. Returns (b, f, ah, aw, tokens).
+        `full_forward` runs the whole UNet anyway, as the reference does (for its cost only)."""
         store: list[torch.Tensor] = []
-        self._run(sample, timestep, context, store)
+        self._run(sample, timestep, context, store, stop_early=not full_forward)
         b, _, f, h, w = sample.shape
         scale = 2**self.config.rad_level
         maps = torch.stack(store).mean(dim=(0, 2))  # (b, f*ah*aw, tokens)

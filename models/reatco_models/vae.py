@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import multi_head_attention
 from .config import VAEConfig
 from .unet3d import upsample_nearest_2x
 
@@ -41,8 +42,7 @@ class VAEAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         t = self.group_norm(x).reshape(n, c, h * w).transpose(1, 2)
-        q, k, v = (proj(t)[:, None] for proj in (self.to_q, self.to_k, self.to_v))  # one head
-        out = F.scaled_dot_product_attention(q, k, v)[:, 0]
+        out, _ = multi_head_attention(self.to_q(t), self.to_k(t), self.to_v(t), heads=1)
         out = self.to_out[0](out).transpose(1, 2).reshape(n, c, h, w)
         return out + x
 

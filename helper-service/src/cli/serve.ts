@@ -15,6 +15,7 @@ export function registerServe(program: Command): void {
     .option('--device <n>', 'CUDA device index', integer('device'), 0)
     .option('--output <dir>', 'where finished edits are written (default: in the config folder)')
     .option('--max-frames <n>', 'longest segment one job may edit', integer('max-frames', 1), 64)
+    .option('--allow-null-origin', 'accept connections that send "Origin: null" (refused by default, as web content)')
     .action(async (o) => {
       const configDir = defaultConfigDir();
       const helper = await startHelper({
@@ -26,6 +27,7 @@ export function registerServe(program: Command): void {
         provider: o.provider,
         deviceId: o.device,
         maxFrames: o.maxFrames,
+        allowNullOrigin: Boolean(o.allowNullOrigin),
       });
       console.log(`ReAtCo helper ${helper.url} (model ${helper.engine.manifest.name}, ${helper.engine.provider})`);
       console.log(`Pairing token: ${helper.token}`);

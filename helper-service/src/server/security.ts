@@ -8,11 +8,18 @@ import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../errors';
 
-/** Origins browsers send for web content. Node clients and the UXP panel send none or a non-web scheme. */
-const WEB_ORIGIN = /^(https?|file|blob|data|chrome-extension|moz-extension|safari-web-extension):|^null$/i;
+/** Origins browsers send for web content. Node clients send none; what UXP sends is to be verified on a real host. */
+const WEB_ORIGIN = /^(https?|file|blob|data|chrome-extension|moz-extension|safari-web-extension):/i;
 
-export function isBrowserOrigin(origin: string | undefined): boolean {
-  return origin !== undefined && origin !== '' && WEB_ORIGIN.test(origin.trim());
+/**
+ * Whether a connection comes from web content. `null` is what browsers send for opaque origins
+ * (local files, sandboxed frames); it is refused unless the helper was started to accept it, for a
+ * host whose panel turns out to send it.
+ */
+export function isBrowserOrigin(origin: string | undefined, allowNullOrigin = false): boolean {
+  if (origin === undefined || origin.trim() === '') return false;
+  if (origin.trim().toLowerCase() === 'null') return !allowNullOrigin;
+  return WEB_ORIGIN.test(origin.trim());
 }
 
 export function tokensMatch(given: string, expected: string): boolean {

@@ -45,6 +45,8 @@ export interface HelperOptions {
   threads?: number;
   maxFrames?: number;
   maxQueuedJobs?: number;
+  /** Accept `Origin: null` (refused by default as a browser's opaque origin). */
+  allowNullOrigin?: boolean;
   log?: (line: string) => void;
 }
 
@@ -210,7 +212,7 @@ export async function startHelper(options: HelperOptions): Promise<RunningHelper
     port: options.port ?? config.port,
     maxPayload: WS_HARD_LIMIT,
     verifyClient: (info: { origin: string }, done: (ok: boolean, code?: number, reason?: string) => void) =>
-      isBrowserOrigin(info.origin) ? done(false, 403, 'Web pages may not connect to the ReAtCo helper') : done(true),
+      isBrowserOrigin(info.origin, options.allowNullOrigin) ? done(false, 403, 'Web pages may not connect to the ReAtCo helper') : done(true),
   });
   wss.on('connection', (socket) => {
     const c: Connection = { socket, authenticated: false, watching: new Set() };

@@ -60,6 +60,13 @@ describe('connections', () => {
     }
   });
 
+  it('accepts clients that send no origin or a non-web scheme', async () => {
+    for (const headers of [{}, { Origin: 'uxp://com.reatco.edit' }] as Record<string, string>[]) {
+      const client = await TestClient.connect(helper.url, headers);
+      await client.close();
+    }
+  });
+
   it('requires hello with the pairing token first', async () => {
     const anonymous = await TestClient.connect(helper.url);
     await expect(anonymous.request('capabilities')).rejects.toMatchObject({ code: 'AUTH_REQUIRED' });
