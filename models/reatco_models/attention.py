@@ -66,9 +66,11 @@ def multi_head_attention(
         return fused_attention(q, k, v, heads), None
     qh, kh, vh = _split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads)
     scores = (qh @ kh.transpose(-1, -2)) * (c // heads) ** -0.5
-    probs = scores.float().softmax(dim=-1)
+    # Probabilities RAD reads get the reference's float32 softmax (they are small: the 1/32 grid);
+    # the large self-attention maps of the gradient graph stay in the working precision.
+    probs = scores.float().softmax(dim=-1) if return_probs else scores.softmax(dim=-1)
     out = probs.to(vh.dtype) @ vh
-    return out.transpose(1, 2).reshape(b, lq, c), probs
+    return out.transpose(1, 2).reshape(b, lq, c), (probs if return_probs else None)
 
 
 class Attention(nn.Module):
