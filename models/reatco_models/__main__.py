@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokenizer", required=True, help="folder with vocab.json and merges.txt")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temporal", action="store_true", help="include Tune-A-Video temporal attention")
+    p.add_argument("--static-size", action="store_true", help="fix the RAD graph's frame size to 448x768 (needed with torch 2.11)")
     p = sub.add_parser("tiny-random", help="build models/tiny-random and its oracle fixtures")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--jobs", type=int, default=2)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "random":
         source = ModelSource("random", preset=args.preset, seed=args.seed, temporal_attention=args.temporal, tokenizer_dir=args.tokenizer)
         size = (3, 448, 768) if args.preset == "sd15" else (3, 128, 160)
-        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size)
+        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size)
     elif args.command == "tiny-random":
         build_tiny_random(args.out, args.jobs, args.skip_export)
     return 0

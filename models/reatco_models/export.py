@@ -190,7 +190,7 @@ def example_inputs(cfg: ModelConfig, frames: int, height: int, width: int, objec
     }
 
 
-def export_rad_graph(unet: UNet3D, rad_args: list, path: Path) -> None:
+def export_rad_graph(unet: UNet3D, rad_args: list, path: Path, dynamic_size: bool = True) -> None:
     # Explicit attention, so that the backward is plain ops (a fused kernel's backward has no ONNX
     # equivalent). Without duck shaping, input dims that happen to be equal in the example (a latent
     # side equal to the text width, say) stay separate symbols, so none is pinned by another's size.
@@ -204,14 +204,16 @@ def export_rad_graph(unet: UNet3D, rad_args: list, path: Path) -> None:
     traced.graph.eliminate_dead_code()
     traced.recompile()
     auto = Dim.AUTO
+    size = {3: auto, 4: auto} if dynamic_size else {}
+    cells = {2: auto} if dynamic_size else {}
     dynamic = (
-        {2: auto, 3: auto, 4: auto},  # latent (1, 4, F, h, w)
+        {2: auto, **size},  # latent (1, 4, F, h, w)
         None,
         None,
-        {0: auto, 1: auto, 2: auto, 3: auto},  # region_masks (K, F, ah, aw)
+        {0: auto, 1: auto, **{d - 1: auto for d in size}},  # region_masks (K, F, ah, aw)
         {0: auto},
-        {0: auto, 1: auto, 2: auto},
-        {0: auto, 1: auto, 2: auto},
+        {0: auto, 1: auto, **cells},
+        {0: auto, 1: auto, **cells},
         {0: auto},
         {0: auto},
         {0: auto},
@@ -230,8 +232,11 @@ def export_component(
     text: CLIPTextModel,
     work_dir: Path,
     example_size: tuple[int, int, int],
+    dynamic_size: bool = True,
 ) -> Path:
-    """Exports one graph into `work_dir` (with its own external data file) and returns its path."""
+    """Exports one graph into `work_dir` (with its own external data file) and returns its path.
+    `dynamic_size=False` fixes the RAD graph's frame size to the example's: torch 2.11's
+    torch.export loses track of the latent sides there (torch 2.14 keeps them dynamic)."""
     frames, height, width = example_size
     ex = example_inputs(cfg, frames, height, width)
     auto = Dim.AUTO
@@ -253,7 +258,7 @@ def export_component(
                 ({0: auto, 2: auto, 3: auto, 4: auto}, None, {0: auto}),
             )
         elif name == "unet_rad":
-            export_rad_graph(unet, ex["rad"], path)
+            export_rad_graph(unet, ex["rad"], path, dynamic_size)
         else:
             raise ValueError(f"unknown component {name}")
     return path

@@ -14,24 +14,24 @@ from .build import TINY_CAPTIONS, ModelSource, build_models
 from .export import COMPONENTS, assemble_package, export_component, prepare
 
 
-def _export_job(source: ModelSource, precision: str, component: str, work_dir: str, example_size) -> str:
+def _export_job(source: ModelSource, precision: str, component: str, work_dir: str, example_size, dynamic_size: bool = True) -> str:
     import torch
 
     torch.set_num_threads(2)
     cfg, unet, vae, text, _ = build_models(source)
     prepare((unet, vae, text), precision)
     started = time.time()
-    path = export_component(component, cfg, unet, vae, text, Path(work_dir), example_size)
+    path = export_component(component, cfg, unet, vae, text, Path(work_dir), example_size, dynamic_size)
     print(f"  {component}: {time.time() - started:.0f} s", flush=True)
     return str(path)
 
 
-def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None) -> dict:
+def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None, dynamic_size: bool = True) -> dict:
     cfg, *_, tokenizer_dir = build_models(source)
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size) for c in COMPONENTS}
+            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in COMPONENTS}
             graphs = {c: Path(f.result()) for c, f in futures.items()}
         manifest = assemble_package(cfg, graphs, tokenizer_dir, out, name, precision, extra)
     print(f"exported {name} ({precision}) to {out} in {time.time() - started:.0f} s")
