@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--skip-export", action="store_true", help="only rewrite the fixtures of an existing package")
+    p = sub.add_parser("train", help="train the embedded model on the synthetic shapes world (GPU)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--vae-minutes", type=float, default=3.0)
+    p.add_argument("--unet-minutes", type=float, default=9.0)
+    p.add_argument("--device")
     args = parser.parse_args(argv)
 
     if args.command == "export":
@@ -45,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         source = ModelSource("random", preset=args.preset, seed=args.seed, temporal_attention=args.temporal, tokenizer_dir=args.tokenizer)
         size = (3, 448, 768) if args.preset == "sd15" else (3, 128, 160)
         export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size)
+    elif args.command == "train":
+        from .train import TrainSettings, train
+
+        train(args.out, TrainSettings(vae_minutes=args.vae_minutes, unet_minutes=args.unet_minutes), args.device, lambda line: print(line, flush=True))
     elif args.command == "tiny-random":
         build_tiny_random(args.out, args.jobs, args.skip_export)
     return 0

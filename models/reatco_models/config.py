@@ -100,6 +100,23 @@ class ModelConfig:
 SD15 = ModelConfig()
 
 
+def shapes_config(vocab_size: int) -> ModelConfig:
+    """The embedded model trained on the synthetic shapes world (models/shapes-v1): 128-pixel frames,
+    a 4x VAE and the RAD grid at 1/16 of the frame (8x8 cells), Tune-A-Video's temporal attention."""
+    return ModelConfig(
+        unet=UNetConfig(
+            block_out_channels=(32, 48, 48, 48),
+            layers_per_block=1,
+            attention_heads=4,
+            cross_attention_dim=64,
+            norm_num_groups=8,
+            temporal_attention=True,
+        ),
+        vae=VAEConfig(block_out_channels=(32, 48, 48), layers_per_block=1, norm_num_groups=8),
+        text=TextConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_layers=2, num_heads=4),
+    )
+
+
 def tiny_config(vocab_size: int, temporal_attention: bool = True) -> ModelConfig:
     """Small enough for CPU tests in seconds; 128-pixel frames still give an 8x8 RAD attention grid
     because the VAE downsamples 4x (not 8x), so one attention cell is 16 pixels."""

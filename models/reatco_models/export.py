@@ -264,6 +264,38 @@ def export_component(
     return path
 
 
+_BINARY_ARITHMETIC = {"Add", "Sub", "Mul", "Div", "Pow"}
+
+
+def cast_mixed_arithmetic(model: onnx.ModelProto) -> int:
+    """Inserts Casts where an arithmetic node mixes float types. Under fp16, a division by a symbolic
+    count traces with the count as a float32 0-d tensor: a "wrapped number" that PyTorch does not let
+    promote, so the traced result is float16; ONNX refuses mixed operand types. Each mismatched
+    operand is cast to the node's traced output type. Returns the number of casts."""
+    graph = model.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.output, *graph.value_info]}
+    types.update({t.name: t.data_type for t in graph.initializer})
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            types[node.output[0]] = node.attribute[0].t.data_type
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+    nodes = []
+    casts = 0
+    for node in graph.node:
+        target = types.get(node.output[0]) if node.op_type in _BINARY_ARITHMETIC else None
+        if target in floats:
+            for index, source in enumerate(node.input):
+                if types.get(source) in floats and types[source] != target:
+                    cast_name = f"{source}_cast_{casts}"
+                    nodes.append(onnx.helper.make_node("Cast", [source], [cast_name], to=target, name=f"mixed_precision_cast_{casts}"))
+                    node.input[index] = cast_name
+                    casts += 1
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return casts
+
+
 def _tensor_bytes(tensor: onnx.TensorProto, base: Path) -> bytes:
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         info = {e.key: e.value for e in tensor.external_data}
@@ -280,6 +312,7 @@ def write_with_shared_weights(graphs: dict[str, Path], out_dir: Path, weights_na
     with open(out_dir / weights_name, "wb") as blob:
         for name, src in graphs.items():
             model = onnx.load(str(src), load_external_data=False)
+            cast_mixed_arithmetic(model)
             for node in model.graph.node:  # the exporter's stack traces: megabytes nobody reads at run time
                 del node.metadata_props[:]
             for tensor in model.graph.initializer:

@@ -23,11 +23,11 @@ def group_norm_across_frames(x: torch.Tensor, norm: nn.GroupNorm, frames: int) -
     (channels of the group, frames, height, width). x is frames-major (b * f, c, h, w)."""
     bf, c, h, w = x.shape
     g = norm.num_groups
-    xg = x.reshape(bf // frames, frames, g, c // g, h, w)
+    xg = x.reshape(bf // frames, frames, g, c // g, h, w).float()  # statistics in float32, as GroupNorm keeps them
     mean = xg.mean(dim=(1, 3, 4, 5), keepdim=True)
     centred = xg - mean
     var = centred.pow(2).mean(dim=(1, 3, 4, 5), keepdim=True)
-    y = (centred * torch.rsqrt(var + norm.eps)).reshape(bf, c, h, w)
+    y = (centred * torch.rsqrt(var + norm.eps)).reshape(bf, c, h, w).to(x.dtype)
     return y * norm.weight.reshape(1, c, 1, 1) + norm.bias.reshape(1, c, 1, 1)
 
 

@@ -64,13 +64,17 @@ class Scene:
         return caption_for([o.phrase for o in self.objects], self.background, self.texture)
 
 
+def _article(words: str) -> str:
+    return f"an {words}" if words[0] in "aeiou" else f"a {words}"
+
+
 def caption_for(phrases: list[str], background: str, texture: str) -> str:
-    names = [f"a {p}" for p in phrases]
+    names = [_article(p) for p in phrases]
     if len(names) > 2:
         listed = ", ".join(names[:-1]) + " and " + names[-1]
     else:
         listed = " and ".join(names)
-    return f"{listed} on a {background} {texture} background"
+    return f"{listed} on {_article(background)} {texture} background"
 
 
 def _bounce(value: float, low: float, high: float) -> float:
@@ -103,7 +107,7 @@ def random_scene(generator: torch.Generator, size: int, max_objects: int = 3, mo
         speed = uniform(0.5, 2.5) if moving else 0.0
         heading = uniform(0, 2 * math.pi)
         objects.append(WorldObject(shape, color, radius, start, (speed * math.cos(heading), speed * math.sin(heading))))
-    return Scene(pick(TEXTURES), background, uniform(0, math.pi), uniform(0.12, 0.3) * size, tuple(objects))
+    return Scene(pick(TEXTURES), background, uniform(0, math.pi), uniform(0.25, 0.5) * size, tuple(objects))
 
 
 def _shape_sdf(shape: str, px: torch.Tensor, py: torch.Tensor, r: float) -> torch.Tensor:
@@ -159,7 +163,7 @@ def render_background(scene: Scene, size: int, device="cpu") -> torch.Tensor:
     elif scene.texture == "striped":
         blend = 0.5 + 0.5 * torch.sin(2 * math.pi * u / scene.period)
     elif scene.texture == "checkered":
-        blend = torch.sigmoid(4 * torch.sin(2 * math.pi * u / scene.period) * torch.sin(2 * math.pi * v / scene.period))
+        blend = torch.sigmoid(2.5 * torch.sin(2 * math.pi * u / scene.period) * torch.sin(2 * math.pi * v / scene.period))
     else:  # cloudy: a few slow waves
         blend = 0.5 + 0.25 * torch.sin(2 * math.pi * u / (2.1 * scene.period)) + 0.25 * torch.sin(2 * math.pi * (0.6 * u + v) / (2.9 * scene.period))
     dark = COLORS[scene.background] == COLORS["black"]
@@ -169,19 +173,17 @@ def render_background(scene: Scene, size: int, device="cpu") -> torch.Tensor:
 
 
 def render_clip(scene: Scene, frames: int, size: int, device="cpu") -> torch.Tensor:
-    """(frames, 3, size, size) float in 0..255."""
-    background = render_background(scene, size, device)
-    y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32, device=device) + 0.5, torch.arange(size, dtype=torch.float32, device=device) + 0.5, indexing="ij")
-    out = []
-    for f in range(frames):
-        img = background.clone()
-        for obj in scene.objects:
-            cx, cy = obj.centre(f, size)
-            alpha = (0.5 - _shape_sdf(obj.shape, x - cx, y - cy, obj.radius)).clamp(0, 1)
-            color = torch.tensor(COLORS[obj.color], dtype=torch.float32, device=device)[:, None, None]
-            img = img * (1 - alpha) + color * alpha
-        out.append(img)
-    return torch.stack(out)
+    """(frames, 3, size, size) float in 0..255; all frames of an object in one pass."""
+    img = render_background(scene, size, device)[None].repeat(frames, 1, 1, 1)
+    grid = torch.arange(size, dtype=torch.float32, device=device) + 0.5
+    y, x = grid[None, :, None], grid[None, None, :]
+    for obj in scene.objects:
+        centres = torch.tensor([obj.centre(f, size) for f in range(frames)], dtype=torch.float32, device=device)
+        cx, cy = centres[:, 0, None, None], centres[:, 1, None, None]
+        alpha = (0.5 - _shape_sdf(obj.shape, x - cx, y - cy, obj.radius)).clamp(0, 1)[:, None]
+        color = torch.tensor(COLORS[obj.color], dtype=torch.float32, device=device)[None, :, None, None]
+        img = img * (1 - alpha) + color * alpha
+    return img
 
 
 def all_caption_words() -> list[str]:

@@ -1,8 +1,12 @@
 /**
  * The only module that imports onnxruntime-node. Sessions are created once per graph and reused;
- * CUDA is tried first (with CPU fallback of single nodes disabled, so a node that cannot run on the
- * GPU is an error rather than a silent slowdown) and the whole package falls back to the CPU with one
- * log line when the CUDA provider cannot be loaded.
+ * CUDA is tried first and the whole package falls back to the CPU with one log line when the CUDA
+ * provider cannot be loaded.
+ *
+ * `session.disable_cpu_ep_fallback` is not set: with dynamic shapes ONNX Runtime deliberately keeps
+ * the shape arithmetic (Shape, Gather, Concat on int64) on the CPU, and that option refuses such
+ * graphs outright. Where the compute runs is checked instead by the GPU check script, from ONNX
+ * Runtime's node assignments (REATCO_ORT_VERBOSE=1 logs them).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -41,9 +45,9 @@ const OUT_OF_MEMORY = /out of memory|Failed to allocate memory|BFCArena|CUDNN_ST
 
 function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  if (process.env.REATCO_ORT_VERBOSE) options.logSeverityLevel = 0;
   if (request.provider === 'cuda') {
     options.executionProviders = [{ name: 'cuda', deviceId: request.deviceId ?? 0 }];
-    options.extra = { session: { disable_cpu_ep_fallback: '1' } };
   } else {
     options.executionProviders = ['cpu'];
     if (request.threads) options.intraOpNumThreads = request.threads;

@@ -1,0 +1,183 @@
+"""Trains the embedded model on the synthetic shapes world (world.py), on one GPU within minutes:
+
+  1. the VAE (reconstruction + a small KL term) on single frames;
+  2. the video UNet and the CLIP-style text encoder together, ε-prediction on 8-frame clips with the
+     same noise schedule as SD-1.x, captions dropped 10% of the time for classifier-free guidance,
+     with an exponential moving average of the weights.
+
+Clips are rendered on the GPU on the fly from seeds of the training stream (the benchmark draws from
+another stream). Each phase runs for a time budget; the final EMA weights, the VAE, the scaling factor
+and the tokenizer are written to the output folder (a checkpoint is refreshed every minute).
+
+  python -m reatco_models train --out /tmp/shapes --vae-minutes 3 --unet-minutes 9
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from .bpe_train import train_clip_bpe, write_clip_bpe
+from .clip_text import CLIPTextModel
+from .config import ModelConfig, shapes_config
+from .scheduler import DDIMScheduler
+from .tokenizer import ClipTokenizer
+from .unet3d import UNet3D
+from .vae import AutoencoderKL
+from .world import all_caption_words, random_scene, render_clip
+
+TRAIN_STREAM = 1  # seeds: TRAIN_STREAM * 2**40 + step; the benchmark uses another stream
+
+
+@dataclass
+class TrainSettings:
+    size: int = 128
+    frames: int = 8
+    vae_minutes: float = 3.0
+    unet_minutes: float = 9.0
+    vae_batch: int = 48
+    unet_batch: int = 24
+    vae_lr: float = 2e-4
+    unet_lr: float = 4e-4
+    warmup: int = 200
+    ema: float = 0.999
+    caption_dropout: float = 0.1
+    kl_weight: float = 1e-6
+    seed: int = 20241211
+
+
+def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, list[str]]:
+    """(clips, frames, 3, size, size) in [-1, 1] and their captions, from the training stream."""
+    generator = torch.Generator().manual_seed(TRAIN_STREAM * 2**40 + step)
+    scenes = [random_scene(generator, size) for _ in range(clips)]
+    video = torch.stack([render_clip(s, frames, size, device) for s in scenes]) / 127.5 - 1
+    return video, [s.caption for s in scenes]
+
+
+def make_tokenizer(out: Path) -> ClipTokenizer:
+    vocab, merges = train_clip_bpe(all_caption_words(), 600)
+    write_clip_bpe(out / "tokenizer", vocab, merges)
+    return ClipTokenizer.from_dir(out / "tokenizer")
+
+
+def learning_rate(step: int, base: float, warmup: int) -> float:
+    return base * min(1.0, (step + 1) / warmup)
+
+
+def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
+    deadline = time.time() + 60 * s.vae_minutes
+    step = 0
+    while time.time() < deadline:
+        video, _ = render_batch(10**9 + step, s.vae_batch // 4, 4, s.size, device)
+        frames = video.flatten(0, 1)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, s.vae_lr, s.warmup)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            moments = vae.quant_conv(vae.encoder(frames))
+            mean, logvar = moments.float().chunk(2, dim=1)
+            logvar = logvar.clamp(-30, 20)
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            recon = vae.decode(z).float()
+        reconstruction = F.mse_loss(recon, frames) + 0.5 * F.l1_loss(recon, frames)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = reconstruction + s.kl_weight * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        if step % 200 == 0:
+            psnr = 10 * math.log10(4 / F.mse_loss(recon.detach(), frames).item())
+            log(f"vae step {step} loss {loss.item():.5f} psnr {psnr:.2f} dB")
+        step += 1
+    vae.eval()
+    with torch.no_grad():
+        video, _ = render_batch(2 * 10**9, 16, 4, s.size, device)
+        frames = video.flatten(0, 1)
+        latents = vae.encode_mean(frames)
+        psnr = 10 * math.log10(4 / F.mse_loss(vae.decode(latents), frames).item())
+    scale = 1.0 / latents.std().item()
+    log(f"vae done: {step} steps, held-out reconstruction {psnr:.2f} dB, scaling factor {scale:.4f}")
+    return scale
+
+
+def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: AutoencoderKL, scale: float, tokenizer: ClipTokenizer, s: TrainSettings, device, log, checkpoint) -> tuple[UNet3D, CLIPTextModel]:
+    params = list(unet.parameters()) + list(text.parameters())
+    optimizer = torch.optim.AdamW(params, lr=s.unet_lr, weight_decay=0.01)
+    ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text).requires_grad_(False)
+    alphas = DDIMScheduler(cfg.scheduler).alphas_cumprod.to(device)
+    empty = torch.tensor(tokenizer.encode(""), device=device)
+    deadline = time.time() + 60 * s.unet_minutes
+    last_checkpoint = time.time()
+    step = 0
+    while time.time() < deadline:
+        video, captions = render_batch(step, s.unet_batch, s.frames, s.size, device)
+        with torch.no_grad():
+            latents = vae.encode_mean(video.flatten(0, 1)).float() * scale
+            b, f = video.shape[:2]
+            x0 = latents.reshape(b, f, *latents.shape[1:]).permute(0, 2, 1, 3, 4)  # (b, C, F, h, w)
+        ids = torch.stack([torch.tensor(tokenizer.encode(c), device=device) for c in captions])
+        drop = torch.rand(b, device=device) < s.caption_dropout
+        ids = torch.where(drop[:, None], empty[None, :], ids)
+        t = torch.randint(0, cfg.scheduler.num_train_timesteps, (b,), device=device)
+        noise = torch.randn_like(x0)
+        a = alphas[t].view(b, 1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, s.unet_lr, s.warmup)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            prediction = unet(xt, t.float(), text(ids))
+        loss = F.mse_loss(prediction.float(), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            for model, average in ((unet, ema_unet), (text, ema_text)):
+                for p, q in zip(model.parameters(), average.parameters()):
+                    q.lerp_(p, 1 - s.ema)
+        if step % 200 == 0:
+            log(f"unet step {step} loss {loss.item():.4f}")
+        if time.time() - last_checkpoint > 60:
+            checkpoint(ema_unet, ema_text, step)
+            last_checkpoint = time.time()
+        step += 1
+    log(f"unet done: {step} steps")
+    return ema_unet, ema_text
+
+
+def train(out: Path, settings: TrainSettings | None = None, device_name: str | None = None, log=print) -> dict:
+    s = settings or TrainSettings()
+    device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(s.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = make_tokenizer(out)
+    cfg = shapes_config(len(tokenizer.vocab))
+    vae = AutoencoderKL(cfg.vae).to(device)
+    unet = UNet3D(cfg.unet).to(device)
+    text = CLIPTextModel(cfg.text).to(device)
+    started = time.time()
+    scale = train_vae(vae, s, device, log)
+    vae.requires_grad_(False)
+
+    def checkpoint(u, t, step):
+        weights = {f"unet.{k}": v.float().cpu().contiguous() for k, v in u.state_dict().items()}
+        weights.update({f"text.{k}": v.float().cpu().contiguous() for k, v in t.state_dict().items()})
+        weights.update({f"vae.{k}": v.float().cpu().contiguous() for k, v in vae.state_dict().items()})
+        save_file(weights, str(out / "weights.safetensors.tmp"))
+        (out / "weights.safetensors.tmp").replace(out / "weights.safetensors")
+        meta = {"step": step, "scaling_factor": scale, "settings": asdict(s), "config": cfg.to_dict(), "minutes": (time.time() - started) / 60}
+        (out / "training.json").write_text(json.dumps(meta, indent=1))
+
+    ema_unet, ema_text = train_unet(cfg, unet, text, vae, scale, tokenizer, s, device, log, checkpoint)
+    checkpoint(ema_unet, ema_text, -1)
+    log(f"wrote {out} after {(time.time() - started) / 60:.1f} minutes")
+    return json.loads((out / "training.json").read_text())
