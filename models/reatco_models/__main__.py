@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .build import ModelSource
-from .package import build_tiny_random, export_package
+from .package import build_shapes, build_tiny_random, export_package
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vae-minutes", type=float, default=3.0)
     p.add_argument("--unet-minutes", type=float, default=9.0)
     p.add_argument("--device")
+    p.add_argument("--init", type=Path, help="resume from the weights of an earlier run")
+    p = sub.add_parser("shapes", help="package a trained shapes model with its demo")
+    p.add_argument("--weights", type=Path, required=True, help="a `train` output folder")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--skip-export", action="store_true", help="only rewrite the demo")
+    p = sub.add_parser("shapes-benchmark", help="the spatial-control benchmark's cases (model-independent)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--cases", type=int, default=24)
     args = parser.parse_args(argv)
 
     if args.command == "export":
@@ -53,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from .train import TrainSettings, train
 
-        train(args.out, TrainSettings(vae_minutes=args.vae_minutes, unet_minutes=args.unet_minutes), args.device, lambda line: print(line, flush=True))
+        train(args.out, TrainSettings(vae_minutes=args.vae_minutes, unet_minutes=args.unet_minutes), args.device, lambda line: print(line, flush=True), args.init)
+    elif args.command == "shapes":
+        build_shapes(args.weights, args.out, args.jobs, args.skip_export)
+    elif args.command == "shapes-benchmark":
+        from .shapes import write_benchmark
+
+        write_benchmark(args.out, args.cases, frames=8, size=128)
+        print(f"now encode the clips: node models/scripts/encode-frames.js {args.out}")
     elif args.command == "tiny-random":
         build_tiny_random(args.out, args.jobs, args.skip_export)
     return 0

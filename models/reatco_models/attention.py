@@ -48,17 +48,62 @@ def _(q, k, v, heads):
     return torch.empty_like(q)
 
 
+class HeadwiseAttention(torch.autograd.Function):
+    """Attention for the RAD gradient graph where nobody reads the probabilities: the forward keeps
+    only q, k, v, the output and the log-sum-exp, and the backward recomputes the probabilities one
+    head at a time (a flash-attention-style backward written in plain ops, so it exports). Explicit
+    softmax would keep a (frames x heads x tokens x 2 tokens) tensor per layer for the backward: about
+    60 GB at 4 frames of 448x768 in ONNX Runtime. Softmax and its backward run in float32, where fp16
+    gradients would underflow."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, heads):
+        d = q.shape[-1] // heads
+        outs, lses = [], []
+        for h in range(heads):
+            qh, kh, vh = (t[..., h * d : (h + 1) * d].float() for t in (q, k, v))
+            scores = (qh @ kh.transpose(-1, -2)) * d**-0.5
+            lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+            outs.append(torch.exp(scores - lse) @ vh)
+            lses.append(lse)
+        out = torch.cat(outs, dim=-1)
+        ctx.save_for_backward(q, k, v, out, torch.cat(lses, dim=-1))
+        ctx.heads = heads
+        return out.to(q.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, out, lse = ctx.saved_tensors
+        heads = ctx.heads
+        d = q.shape[-1] // heads
+        dqs, dks, dvs = [], [], []
+        for h in range(heads):
+            part = slice(h * d, (h + 1) * d)
+            qh, kh, vh, oh, goh = (t[..., part].float() for t in (q, k, v, out, grad_out))
+            p = torch.exp((qh @ kh.transpose(-1, -2)) * d**-0.5 - lse[..., h : h + 1])
+            dvs.append(p.transpose(-1, -2) @ goh)
+            ds = p * (goh @ vh.transpose(-1, -2) - (goh * oh).sum(-1, keepdim=True))
+            dqs.append((ds @ kh) * d**-0.5)
+            dks.append((ds.transpose(-1, -2) @ qh) * d**-0.5)
+        cat = lambda parts, like: torch.cat(parts, dim=-1).to(like.dtype)  # noqa: E731
+        return cat(dqs, q), cat(dks, k), cat(dvs, v), None
+
+
 def multi_head_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, return_probs: bool = False
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, return_probs: bool = False, large: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ / √d) v over `heads` heads; q (B, Lq, C), k and v (B, Lk, C).
 
-    With `return_probs` (and inside `explicit_attention()`) the probabilities (B, heads, Lq, Lk) are
-    computed explicitly, in float32 as the reference's upcast softmax does, so RAD can read and
-    differentiate them. Otherwise a fused kernel runs (same maths): PyTorch's, which has a backward,
-    while autograd records; the exportable fused op otherwise.
+    With `return_probs` the probabilities (B, heads, Lq, Lk) are computed explicitly, in float32 as the
+    reference's upcast softmax does, so RAD can read and differentiate them. Otherwise a fused kernel
+    runs (same maths): inside `explicit_attention()` (tracing the RAD graph) the head-by-head one
+    above for `large` attention (tokens x 2 tokens: the self-attention) and plain matmul + softmax for
+    the small ones; PyTorch's, which has a backward, while autograd records; the exportable fused op
+    otherwise.
     """
     b, lq, c = q.shape
+    if _EXPLICIT.get() and large and not return_probs:
+        return HeadwiseAttention.apply(q, k, v, heads), None
     if not (return_probs or _EXPLICIT.get()):
         if torch.is_grad_enabled() and q.requires_grad:
             out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
@@ -101,7 +146,7 @@ class SparseCausalSelfAttention(Attention):
             return torch.cat([first, previous], dim=2).reshape(bf, 2 * n, c)
 
         out, _ = multi_head_attention(
-            self.to_q(x), first_and_previous(self.to_k(x)), first_and_previous(self.to_v(x)), self.heads
+            self.to_q(x), first_and_previous(self.to_k(x)), first_and_previous(self.to_v(x)), self.heads, large=True
         )
         return self.to_out[0](out)
 

@@ -26,7 +26,7 @@ TINY_CAPTIONS = [
 
 @dataclass(frozen=True)
 class ModelSource:
-    kind: str  # "checkpoint" | "random"
+    kind: str  # "checkpoint" | "random" | "trained" (a `train` output folder, in `checkpoint`)
     checkpoint: str | None = None
     tuned_unet: str | None = None
     preset: str = "sd15"  # random weights: "sd15" or "tiny"
@@ -39,6 +39,11 @@ def build_models(source: ModelSource) -> tuple[ModelConfig, UNet3D, AutoencoderK
     if source.kind == "checkpoint":
         loaded = load_pipeline(source.checkpoint, source.tuned_unet)
         return loaded.config, loaded.unet, loaded.vae, loaded.text_encoder, loaded.tokenizer_dir
+    if source.kind == "trained":
+        from .shapes import load_trained
+
+        cfg, unet, vae, text, tokenizer_dir, _ = load_trained(Path(source.checkpoint))
+        return cfg, unet, vae, text, tokenizer_dir
     if source.kind != "random":
         raise ValueError(f"unknown model source {source.kind!r}")
     if source.tokenizer_dir is None:

@@ -86,6 +86,9 @@ def rad_loss(
     return (weights_fg * hinge).sum() + (weights_bg * bg).sum() + (weights_max * hinge).max()
 
 
+LOSS_SCALE = 1024.0
+
+
 def rad_gradient(
     unet,
     latent: torch.Tensor,
@@ -111,7 +114,9 @@ def rad_gradient(
         attention = unet.rad_attention(z.to(dtype), timestep, context.to(dtype), full_forward)[0]
         fg, bg = rad_statistics(attention, region_masks, token_indices, rank_weights_fg, rank_weights_bg)
         loss = rad_loss(fg, bg, loss_weights_fg, loss_weights_bg, loss_weights_max)
-        grad = torch.autograd.grad(loss, [z])[0] if backward else None
+        # Loss scaling: the backward runs through fp16 activations in fp16 graphs, where gradients
+        # of this size underflow; a power of two scales and unscales exactly.
+        grad = torch.autograd.grad(loss * LOSS_SCALE, [z])[0] / LOSS_SCALE if backward else None
     return grad, loss.detach(), fg.detach(), bg.detach()
 
 

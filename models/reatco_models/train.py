@@ -17,13 +17,15 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .bpe_train import train_clip_bpe, write_clip_bpe
 from .clip_text import CLIPTextModel
@@ -44,7 +46,7 @@ class TrainSettings:
     vae_minutes: float = 3.0
     unet_minutes: float = 9.0
     vae_batch: int = 48
-    unet_batch: int = 24
+    unet_batch: int = 32
     vae_lr: float = 2e-4
     unet_lr: float = 4e-4
     warmup: int = 200
@@ -52,6 +54,7 @@ class TrainSettings:
     caption_dropout: float = 0.1
     kl_weight: float = 1e-6
     seed: int = 20241211
+    workers: int = max(1, min(8, (os.cpu_count() or 2) - 2))
 
 
 def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, list[str]]:
@@ -60,6 +63,30 @@ def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple
     scenes = [random_scene(generator, size) for _ in range(clips)]
     video = torch.stack([render_clip(s, frames, size, device) for s in scenes]) / 127.5 - 1
     return video, [s.caption for s in scenes]
+
+
+class RenderedBatches(IterableDataset):
+    """Batches rendered on the CPU by DataLoader workers, so the GPU never waits on Python; worker w
+    renders steps first + w, first + w + workers, ... (deterministic, disjoint)."""
+
+    def __init__(self, first: int, clips: int, frames: int, size: int, tokenizer: ClipTokenizer | None):
+        self.first, self.clips, self.frames, self.size, self.tokenizer = first, clips, frames, size, tokenizer
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        torch.set_num_threads(1)
+        step = self.first + worker
+        while True:
+            video, captions = render_batch(step, self.clips, self.frames, self.size, "cpu")
+            ids = torch.stack([torch.tensor(self.tokenizer.encode(c)) for c in captions]) if self.tokenizer else torch.zeros(0)
+            yield video, ids
+            step += workers
+
+
+def batches(first: int, clips: int, frames: int, s: TrainSettings, tokenizer=None):
+    loader = DataLoader(RenderedBatches(first, clips, frames, s.size, tokenizer), batch_size=None, num_workers=s.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4 if s.workers else None)
+    return iter(loader)
 
 
 def make_tokenizer(out: Path) -> ClipTokenizer:
@@ -76,9 +103,10 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     optimizer = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
     deadline = time.time() + 60 * s.vae_minutes
     step = 0
+    data = batches(10**9, s.vae_batch // 4, 4, s)
     while time.time() < deadline:
-        video, _ = render_batch(10**9 + step, s.vae_batch // 4, 4, s.size, device)
-        frames = video.flatten(0, 1)
+        video, _ = next(data)
+        frames = video.to(device, non_blocking=True).flatten(0, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.vae_lr, s.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
@@ -116,15 +144,16 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
     alphas = DDIMScheduler(cfg.scheduler).alphas_cumprod.to(device)
     empty = torch.tensor(tokenizer.encode(""), device=device)
     deadline = time.time() + 60 * s.unet_minutes
-    last_checkpoint = time.time()
+    last_checkpoint = started = time.time()
     step = 0
+    data = batches(0, s.unet_batch, s.frames, s, tokenizer)
     while time.time() < deadline:
-        video, captions = render_batch(step, s.unet_batch, s.frames, s.size, device)
+        video, ids = next(data)
+        video, ids = video.to(device, non_blocking=True), ids.to(device, non_blocking=True)
         with torch.no_grad():
             latents = vae.encode_mean(video.flatten(0, 1)).float() * scale
             b, f = video.shape[:2]
             x0 = latents.reshape(b, f, *latents.shape[1:]).permute(0, 2, 1, 3, 4)  # (b, C, F, h, w)
-        ids = torch.stack([torch.tensor(tokenizer.encode(c), device=device) for c in captions])
         drop = torch.rand(b, device=device) < s.caption_dropout
         ids = torch.where(drop[:, None], empty[None, :], ids)
         t = torch.randint(0, cfg.scheduler.num_train_timesteps, (b,), device=device)
@@ -140,12 +169,13 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
+        decay = min(s.ema, (1 + step) / (10 + step))  # EMA warm-up: early weights fade quickly
         with torch.no_grad():
             for model, average in ((unet, ema_unet), (text, ema_text)):
                 for p, q in zip(model.parameters(), average.parameters()):
-                    q.lerp_(p, 1 - s.ema)
+                    q.lerp_(p, 1 - decay)
         if step % 200 == 0:
-            log(f"unet step {step} loss {loss.item():.4f}")
+            log(f"unet step {step} loss {loss.item():.4f} ({step / max(time.time() - started, 1e-6):.1f} steps/s)")
         if time.time() - last_checkpoint > 60:
             checkpoint(ema_unet, ema_text, step)
             last_checkpoint = time.time()
@@ -154,16 +184,27 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
     return ema_unet, ema_text
 
 
-def train(out: Path, settings: TrainSettings | None = None, device_name: str | None = None, log=print) -> dict:
+def train(out: Path, settings: TrainSettings | None = None, device_name: str | None = None, log=print, init: Path | None = None) -> dict:
     s = settings or TrainSettings()
     device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(s.seed)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = make_tokenizer(out)
+    if init is not None:  # the resumed text encoder's embeddings belong to that run's vocabulary
+        import shutil
+
+        shutil.copytree(init / "tokenizer", out / "tokenizer", dirs_exist_ok=True)
+        tokenizer = ClipTokenizer.from_dir(out / "tokenizer")
+    else:
+        tokenizer = make_tokenizer(out)
     cfg = shapes_config(len(tokenizer.vocab))
     vae = AutoencoderKL(cfg.vae).to(device)
     unet = UNet3D(cfg.unet).to(device)
     text = CLIPTextModel(cfg.text).to(device)
+    if init is not None:  # resume from an earlier run's weights (its tokenizer must be this one)
+        weights = load_file(str(init / "weights.safetensors"))
+        for prefix, module in (("unet.", unet), ("text.", text), ("vae.", vae)):
+            module.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
+        log(f"resumed from {init}")
     started = time.time()
     scale = train_vae(vae, s, device, log)
     vae.requires_grad_(False)

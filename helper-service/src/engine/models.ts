@@ -1,7 +1,9 @@
 import { ModelError } from '../errors';
-import { readModelPackage, type ModelPackage } from './model-package';
+import { COMPONENTS, readModelPackage, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
-import { GraphSession, cudaProviderInstalled, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { ClipTokenizer } from './tokenizer';
 
 export interface LoadedModel {
@@ -59,7 +61,10 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
     }
   }
   graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' });
-  const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer);
+  // On the GPU the sessions hold the weights (the UNet's twice: the ε and the RAD graph).
+  const weights = COMPONENTS.reduce((sum, c) => sum + statSync(path.join(pkg.dir, pkg.manifest.components[c].weights)).size, 0);
+  const gpu = provider === 'cuda' ? { weightBytes: weights, freeBytes: () => gpuFreeBytes(request.deviceId ?? 0) } : null;
+  const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer, gpu);
   return {
     pipeline,
     provider,

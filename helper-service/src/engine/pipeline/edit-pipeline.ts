@@ -14,7 +14,9 @@ import { irjsStream, normal } from '../random';
 import { gridFrames, rankWeights, regionGrid, unionGrid, type ObjectRegion } from '../rad/masks';
 import { radStepSize, refinementThresholds } from '../rad/schedule';
 import { DDIMScheduler } from '../scheduler/ddim';
-import { dataOf, float32, int64, type GraphSession } from '../sessions/ort';
+import { ModelError } from '../../errors';
+import { dataOf, float32, int64, type GraphRunner } from '../sessions/ort';
+import { planWindow, smallerWindow, type MemoryModel } from './memory';
 import {
   addFrames_,
   dims,
@@ -33,11 +35,17 @@ import { checkFrames, checkRegion, checkSettings, checkTokenIndex } from './vali
 import { coverage, frameWindows } from './windows';
 
 export interface Graphs {
-  readonly textEncoder: GraphSession;
-  readonly vaeEncoder: GraphSession;
-  readonly vaeDecoder: GraphSession;
-  readonly unet: GraphSession;
-  readonly unetRad: GraphSession;
+  readonly textEncoder: GraphRunner;
+  readonly vaeEncoder: GraphRunner;
+  readonly vaeDecoder: GraphRunner;
+  readonly unet: GraphRunner;
+  readonly unetRad: GraphRunner;
+}
+
+/** What the pipeline knows of the GPU it runs on (null on the CPU: no window limit). */
+export interface GpuMemory {
+  weightBytes: number;
+  freeBytes(): number | null;
 }
 
 export interface EditObject {
@@ -75,11 +83,15 @@ export interface Progress {
 
 export interface PipelineHooks {
   onProgress?(progress: Progress): void;
+  /** Things worth a log line (a smaller window than asked for, and why). */
+  onNotice?(line: string): void;
   /** Checked before every model call; a true answer stops the edit with a CancelledError. */
   shouldStop?(): boolean;
 }
 
 export interface EditStats {
+  /** The window the edit ran with (null: the whole clip at once). */
+  window: number | null;
   epsCalls: number;
   radPasses: number;
   refinementIterations: number;
@@ -188,6 +200,7 @@ export class ReatcoPipeline {
     readonly pkg: ModelPackage,
     readonly graphs: Graphs,
     readonly tokenizer: ClipTokenizer,
+    readonly gpu: GpuMemory | null = null,
   ) {
     const { alphas_cumprod: table, ...config } = pkg.manifest.scheduler;
     this.scheduler = new DDIMScheduler(config, table);
@@ -342,9 +355,11 @@ export class ReatcoPipeline {
     });
   }
 
-  /** The whole edit. Validates everything before the first model call. */
+  /**
+   * The whole edit. Validates everything before the first model call; on a GPU, runs the window that
+   * fits its free memory, and retries with half the window if the GPU still runs out of memory.
+   */
   async edit(input: EditInput, hooks: PipelineHooks = {}): Promise<EditOutput> {
-    // 1. Check inputs.
     const { frames, size, settings, objects } = input;
     checkFrames(frames, size, this.manifest);
     checkSettings(settings, frames.length);
@@ -353,7 +368,31 @@ export class ReatcoPipeline {
       checkTokenIndex(o.tokenIndex, promptTokens, i);
       checkRegion(o.region, i, frames.length, size, this.manifest.attention.cell_px);
     });
+    let plan = { window: settings.window, stride: settings.stride, reason: null as string | null };
+    if (this.gpu && settings.rad && objects.length > 0) {
+      const latent = this.latentShape(frames.length, size);
+      const model: MemoryModel = { tokens: latent.height * latent.width, weightBytes: this.gpu.weightBytes };
+      try {
+        plan = planWindow(frames.length, settings, model, this.gpu.freeBytes());
+      } catch (error) {
+        throw new ModelError('OUT_OF_MEMORY', `Not enough GPU memory for this edit: ${(error as Error).message}. Use a smaller quality preset or a shorter clip.`);
+      }
+    }
+    for (;;) {
+      if (plan.reason) hooks.onNotice?.(plan.reason);
+      try {
+        return await this.run({ ...input, settings: { ...settings, window: plan.window, stride: plan.stride } }, hooks);
+      } catch (error) {
+        const next = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' ? smallerWindow(frames.length, plan.window) : null;
+        if (!next || !(settings.rad && objects.length > 0)) throw error;
+        plan = next;
+      }
+    }
+  }
 
+  /** One attempt at the edit with the settings as given (inputs already checked). */
+  private async run(input: EditInput, hooks: PipelineHooks): Promise<EditOutput> {
+    const { frames, size, settings, objects } = input;
     const windows = frameWindows(frames.length, settings.window, settings.stride);
     const useRad = settings.rad && objects.length > 0;
     const useIrjs = settings.irjs && objects.length > 0;
@@ -368,7 +407,7 @@ export class ReatcoPipeline {
       eps: settings.steps * windows.length,
       rad: useRad ? windows.length * (radSteps + refinementPoints * (1 + Math.ceil(settings.maxRefinementIterations / 2))) : 0,
     });
-    const stats: EditStats = { epsCalls: 0, radPasses: 0, refinementIterations: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
+    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
     let stage: Stage = 'encode';
     let stageStep = 0;
     let stageTotal = 1;

@@ -8,6 +8,7 @@
  * graphs outright. Where the compute runs is checked instead by the GPU check script, from ONNX
  * Runtime's node assignments (REATCO_ORT_VERBOSE=1 logs them).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -55,8 +56,15 @@ function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionO
   return options;
 }
 
+/** What the pipeline needs of a graph. */
+export interface GraphRunner {
+  readonly name: string;
+  run(feeds: Feeds): Promise<Outputs>;
+  release(): Promise<void>;
+}
+
 /** A graph session with checked runs: feeds are compared with the graph's inputs before running. */
-export class GraphSession {
+export class GraphSession implements GraphRunner {
   private constructor(
     readonly name: string,
     private readonly session: ort.InferenceSession,
@@ -115,6 +123,17 @@ export function cudaProviderInstalled(): { installed: boolean; reason: string | 
     : [];
   if (dirs.some((dir) => existsSync(path.join(dir, library)))) return { installed: true, reason: null };
   return { installed: false, reason: `${library} is not installed next to onnxruntime-node` };
+}
+
+/** Free memory of a CUDA device in bytes (nvidia-smi), or null when it cannot be read. */
+export function gpuFreeBytes(deviceId = 0): number | null {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=memory.free', '--format=csv,noheader,nounits', '-i', String(deviceId)], { encoding: 'utf8', timeout: 5000 });
+    const mib = Number(out.trim());
+    return Number.isFinite(mib) ? mib * 2 ** 20 : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Execution providers this onnxruntime-node build knows about (the CUDA one may still fail to load). */

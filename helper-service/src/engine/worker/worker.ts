@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       const result = await model.pipeline.edit(message.job, {
         shouldStop: () => Atomics.load(stop, 0) !== 0,
         onProgress: (progress) => post({ type: 'progress', id: message.id, progress }),
+        onNotice: (line) => post({ type: 'log', line: `reatco: ${line}` }),
       });
       post({ type: 'done', id: message.id, frames: result.frames, stats: result.stats }, result.frames.map((f) => f.buffer as ArrayBuffer));
     } catch (error) {

@@ -1,0 +1,72 @@
+/**
+ * Which window of frames fits the GPU. The RAD gradient pass is what runs out of memory: it keeps
+ * activations for the backward pass, and its head-by-head attention needs four float32 tensors of
+ * (frames x tokens x 2 tokens) at the finest level while it runs. A window that would not fit is
+ * never attempted; an out-of-memory error that still happens halves the window (see edit-pipeline).
+ */
+
+export interface MemoryModel {
+  /** Latent tokens at the finest attention level (latent height x width). */
+  tokens: number;
+  /** Bytes of model weights the sessions hold. */
+  weightBytes: number;
+}
+
+/** Saved activations per frame and latent token, measured for SD-1.x's RAD pass (about 140 KB in
+ *  PyTorch; ONNX Runtime's planner keeps more, hence the factor 2). */
+const ACTIVATION_BYTES_PER_TOKEN = 2 * 140e3;
+/** The attention transients: scores, probabilities and their gradients, float32, one head at a time. */
+const ATTENTION_TENSORS = 4;
+
+export function radPeakBytes(model: MemoryModel, frames: number): number {
+  const attention = ATTENTION_TENSORS * 4 * frames * model.tokens * 2 * model.tokens;
+  return model.weightBytes + frames * model.tokens * ACTIVATION_BYTES_PER_TOKEN + attention;
+}
+
+export interface WindowPlan {
+  window: number | null;
+  stride: number;
+  /** Why the window differs from what was asked, for the log. */
+  reason: string | null;
+}
+
+/** Keeps a margin for the ε graph's own arena and fragmentation. */
+const USABLE_FRACTION = 0.8;
+
+/**
+ * The window to run: the one asked for when it fits (or when nothing is known about free memory),
+ * otherwise the largest that fits, overlapping by half. Throws when not even 2 frames fit.
+ */
+export function planWindow(
+  frames: number,
+  requested: { window: number | null; stride: number },
+  model: MemoryModel,
+  freeBytes: number | null,
+): WindowPlan {
+  const asked = Math.min(requested.window ?? frames, frames);
+  if (freeBytes === null) return { ...requested, reason: null };
+  const budget = freeBytes * USABLE_FRACTION;
+  if (radPeakBytes(model, asked) <= budget) return { ...requested, reason: null };
+  let window = asked;
+  while (window > 2 && radPeakBytes(model, window) > budget) window = Math.max(2, Math.floor(window / 2));
+  if (radPeakBytes(model, window) > budget) {
+    throw new RangeError(`even 2-frame windows need about ${gib(radPeakBytes(model, 2))} of GPU memory; ${gib(freeBytes)} are free`);
+  }
+  return {
+    window,
+    stride: Math.max(1, Math.floor(window / 2)),
+    reason: `${asked} frames need about ${gib(radPeakBytes(model, asked))} of GPU memory and ${gib(freeBytes)} are free: running ${window}-frame windows`,
+  };
+}
+
+/** The next smaller window after an out-of-memory error, or null when there is none. */
+export function smallerWindow(frames: number, current: number | null): WindowPlan | null {
+  const size = Math.min(current ?? frames, frames);
+  if (size <= 2) return null;
+  const window = Math.max(2, Math.floor(size / 2));
+  return { window, stride: Math.max(1, Math.floor(window / 2)), reason: `the GPU ran out of memory with ${size}-frame windows: retrying with ${window}` };
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
