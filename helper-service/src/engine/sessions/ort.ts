@@ -117,7 +117,7 @@ export class GraphSession implements GraphRunner {
  */
 export function cudaProviderInstalled(): { installed: boolean; reason: string | null } {
   const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  const bin = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin');
+  const bin = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin');
   const dirs = existsSync(bin)
     ? readdirSync(bin).map((napi) => path.join(bin, napi, process.platform, process.arch))
     : [];
