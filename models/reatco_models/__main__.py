@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="fp16 for GPU, fp32 for CPU")
     common.add_argument("--jobs", type=int, default=5, help="graphs exported in parallel processes")
     common.add_argument("--name")
+    common.add_argument("--parts", type=Path, help="keep finished graphs here; a later run with the same folder exports only the missing ones")
     p = sub.add_parser("export", parents=[common], help="export a diffusers SD-1.x folder (optionally with a Tune-A-Video UNet)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--tuned-unet")
@@ -54,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "export":
         source = ModelSource("checkpoint", checkpoint=args.checkpoint, tuned_unet=args.tuned_unet)
-        export_package(source, args.out, args.name or Path(args.checkpoint).name, args.precision, args.jobs, (3, 448, 768))
+        export_package(source, args.out, args.name or Path(args.checkpoint).name, args.precision, args.jobs, (3, 448, 768), parts=args.parts)
     elif args.command == "random":
         source = ModelSource("random", preset=args.preset, seed=args.seed, temporal_attention=args.temporal, tokenizer_dir=args.tokenizer)
         size = (3, 448, 768) if args.preset == "sd15" else (3, 128, 160)
-        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size)
+        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size, parts=args.parts)
     elif args.command == "train":
         from .train import TrainSettings, train
 

@@ -4,9 +4,11 @@ a picklable ModelSource), then assembled; and the committed tiny-random test pac
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -14,22 +16,34 @@ from .build import TINY_CAPTIONS, ModelSource, build_models
 from .export import COMPONENTS, assemble_package, export_component, prepare
 
 
-def _export_job(source: ModelSource, precision: str, component: str, work_dir: str, example_size, dynamic_size: bool = True) -> str:
+def _export_job(source: ModelSource, precision: str, component: str, parts_dir: str, example_size, dynamic_size: bool = True) -> str:
+    """Exports one component into parts_dir/<component>/, which appears only once the graph is complete
+    (an interrupted export leaves a .partial folder that the next run redoes)."""
+    done = Path(parts_dir) / component
+    if done.is_dir():
+        print(f"  {component}: kept from an earlier run", flush=True)
+        return str(next(done.glob("*.onnx")))
     import torch
 
     torch.set_num_threads(2)
     cfg, unet, vae, text, _ = build_models(source)
     prepare((unet, vae, text), precision)
     started = time.time()
-    path = export_component(component, cfg, unet, vae, text, Path(work_dir), example_size, dynamic_size)
+    partial = Path(parts_dir) / f"{component}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    path = export_component(component, cfg, unet, vae, text, partial, example_size, dynamic_size)
+    partial.rename(done)
     print(f"  {component}: {time.time() - started:.0f} s", flush=True)
-    return str(path)
+    return str(done / path.name)
 
 
-def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None, dynamic_size: bool = True) -> dict:
+def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None, dynamic_size: bool = True, parts: Path | None = None) -> dict:
+    """`parts` keeps finished graphs between runs, so an export cut short (the GPU machine ends every
+    command after 10 minutes) resumes with the graphs still missing."""
     cfg, *_, tokenizer_dir = build_models(source)
     started = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
+    with nullcontext(str(parts)) if parts else tempfile.TemporaryDirectory() as tmp:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in COMPONENTS}
             graphs = {c: Path(f.result()) for c, f in futures.items()}
