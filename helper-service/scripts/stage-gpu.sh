@@ -22,10 +22,8 @@ tar xJf .gpu/app/app.tar.xz -C "$tmp"
 rm -rf .gpu/rt
 du -sh .gpu/*
 cat <<'HOW'
-Call 1 (carry .gpu/rt1 .gpu/app .gpu/tok):
-  mkdir -p /opt/gw/bin /opt/gw/lib && xz -dc .gpu/rt1/node.xz > /opt/gw/bin/node && chmod +x /opt/gw/bin/node
-  cp .gpu/rt1/libonnxruntime_providers_shared.so /opt/gw/lib/
-Call 2 (carry .gpu/rt2): xz -T0 -dc .gpu/rt2/libonnxruntime_providers_cuda.so.xz > /opt/gw/lib/libonnxruntime_providers_cuda.so
-  and write /opt/gw/env.sh as ../shared/gpu/rt/install.sh does
-Then in each call that runs Node (carry .gpu/app): bash .gpu/app/install.sh && source /opt/gw/env.sh
+Then, one command each on the GPU machine, back to back (helper-service/scripts/gpu-session.sh says what each does):
+  bash helper-service/scripts/gpu-session.sh export   carry .gpu/rt1 .gpu/tok
+  bash helper-service/scripts/gpu-session.sh export   carry .gpu/rt2
+  bash helper-service/scripts/gpu-session.sh check    carry .gpu/app .gpu/tok
 HOW

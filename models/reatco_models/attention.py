@@ -80,7 +80,10 @@ class HeadwiseAttention(torch.autograd.Function):
         for h in range(heads):
             part = slice(h * d, (h + 1) * d)
             qh, kh, vh, oh, goh = (t[..., part].float() for t in (q, k, v, out, grad_out))
-            p = torch.exp((qh @ kh.transpose(-1, -2)) * d**-0.5 - lse[..., h : h + 1])
+            # Scaled before the product, unlike the forward: the same expression would be merged
+            # with the forward's by common-subexpression elimination (ONNX Runtime runs it), keeping
+            # every layer's scores alive until the backward, which is what this recomputation avoids.
+            p = torch.exp((qh * d**-0.5) @ kh.transpose(-1, -2) - lse[..., h : h + 1])
             dvs.append(p.transpose(-1, -2) @ goh)
             ds = p * (goh @ vh.transpose(-1, -2) - (goh * oh).sum(-1, keepdim=True))
             dqs.append((ds @ kh) * d**-0.5)

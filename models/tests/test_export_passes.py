@@ -1,0 +1,79 @@
+"""Graph passes of the export, checked with ONNX Runtime itself (the runtime the helper uses)."""
+
+from __future__ import annotations
+
+import collections
+import functools
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from reatco_models.attention import HeadwiseAttention
+from reatco_models.export import _export, cast_layer_norm_statistics, gradient_decompositions
+
+
+def _layer_norm_model() -> onnx.ModelProto:
+    """LayerNormalization on float16 whose mean output is declared float16, as PyTorch traces it."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 8])
+    mean_out = helper.make_tensor_value_info("mean_out", TensorProto.FLOAT16, [2, 1])
+    scale = helper.make_tensor("scale", TensorProto.FLOAT16, [8], np.ones(8, np.float16).tobytes(), raw=True)
+    bias = helper.make_tensor("bias", TensorProto.FLOAT16, [8], np.zeros(8, np.float16).tobytes(), raw=True)
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "scale", "bias"], ["y", "mean", "inv_std"], axis=-1),
+        helper.make_node("Identity", ["mean"], ["mean_out"]),
+    ]
+    declared = [helper.make_tensor_value_info(n, TensorProto.FLOAT16, [2, 1]) for n in ("mean", "inv_std")]
+    graph = helper.make_graph(nodes, "ln", [x], [y, mean_out], [scale, bias], value_info=declared)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_layer_norm_statistics_are_cast_to_their_traced_type():
+    model = _layer_norm_model()
+    with pytest.raises(Exception, match="does not match expected type"):
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert cast_layer_norm_statistics(model) == 2
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float16)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    _, mean = session.run(None, {"x": x})
+    np.testing.assert_allclose(mean, x.astype(np.float32).mean(-1, keepdims=True), atol=1e-3)
+
+
+def _optimized_op_counts(path, level) -> collections.Counter:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    options.optimized_model_filepath = str(path.with_suffix(f".{int(level)}.onnx"))
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
+
+
+def test_headwise_backward_recomputes_scores_that_ort_cannot_merge_with_the_forward(tmp_path):
+    """The backward recomputes each head's scores so the forward's can be freed; if common-subexpression
+    elimination could match the two, ONNX Runtime would keep every forward score tensor alive again."""
+    heads = 2
+
+    def gradient(q, k, v, w):
+        q, k, v = (t.requires_grad_() for t in (q, k, v))
+        out = HeadwiseAttention.apply(q, k, v, heads)
+        return torch.autograd.grad((out * w).sum(), (q, k, v))
+
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(1, 6, 8, generator=g), torch.randn(1, 12, 8, generator=g), torch.randn(1, 12, 8, generator=g), torch.randn(1, 6, 8, generator=g)]
+    traced = make_fx(functools.partial(gradient), decomposition_table=gradient_decompositions())(*args)
+    path = tmp_path / "attention_grad.onnx"
+    _export(traced, args, path, ["q", "k", "v", "w"], ["dq", "dk", "dv"], None, rewrite=False)
+
+    plain = _optimized_op_counts(path, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    merged = _optimized_op_counts(path, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+    assert plain["MatMul"] == merged["MatMul"]  # forward and recomputed score products both survive
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {n: a.detach().numpy() for n, a in zip("qkvw", args)})
+    expected = gradient(*(a.detach().clone() for a in args))
+    for actual, reference in zip(got, expected):
+        np.testing.assert_allclose(actual, reference.detach().numpy(), rtol=1e-4, atol=1e-5)
