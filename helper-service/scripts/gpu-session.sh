@@ -4,7 +4,7 @@
 # every process when a command ends, and ends commands after 10 minutes); /opt/gw and /tmp survive only
 # while the machine stays warm, so run the phases back to back. Stage first: helper-service/scripts/stage-gpu.sh
 #
-#   export  (carry .gpu/rt1 or .gpu/rt2, .gpu/tok; repeat until it prints "package ready")
+#   export  (carry .gpu/rt1 .gpu/tok, then again .gpu/rt2 alone: with the tracked tree it fills the 64 MiB)
 #           installs the runtime parts carried, exports the fp16 random-weight SD-1.x package into
 #           /tmp/sd15, resuming from /tmp/sd15-parts; with TRAIN=1 also trains the shapes model beside it
 #   check   (carry .gpu/app .gpu/tok) PyTorch reference outputs, ORT graph check (ε and RAD gradient, RAD
