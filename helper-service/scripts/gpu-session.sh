@@ -77,7 +77,7 @@ check)
   cat "$out/placement.txt"
   timeout $(($(left) - 60)) node helper-service/dist/src/cli/main.js bench --model /tmp/sd15 --provider cuda --frames 16 \
     --size 448x768 --steps 50 --inversion-steps 50 --json "$out/ort-edit.json" 2>&1 | tail -15
-  [ "$(left)" -gt 150 ] && baseline
+  if [ "$(left)" -gt 150 ]; then baseline; fi
   ;;
 baseline)
   baseline

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import functools
 
 import numpy as np
 import onnx
@@ -64,7 +63,7 @@ def test_headwise_backward_recomputes_scores_that_ort_cannot_merge_with_the_forw
 
     g = torch.Generator().manual_seed(0)
     args = [torch.randn(1, 6, 8, generator=g), torch.randn(1, 12, 8, generator=g), torch.randn(1, 12, 8, generator=g), torch.randn(1, 6, 8, generator=g)]
-    traced = make_fx(functools.partial(gradient), decomposition_table=gradient_decompositions())(*args)
+    traced = make_fx(gradient, decomposition_table=gradient_decompositions())(*args)
     path = tmp_path / "attention_grad.onnx"
     _export(traced, args, path, ["q", "k", "v", "w"], ["dq", "dk", "dv"], None, rewrite=False)
 
