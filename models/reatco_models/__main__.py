@@ -1,7 +1,7 @@
 """python -m reatco_models <command>: export a checkpoint, build random-weight packages, write fixtures.
 
-  export --checkpoint SD_FOLDER [--tuned-unet TAV_UNET] --out DIR [--precision fp16|fp32] [--jobs N]
-  random --preset sd15|tiny --tokenizer DIR --out DIR [--precision ...] [--seed N] [--temporal]
+  export --checkpoint SD_FOLDER [--tuned-unet TAV_UNET] --out DIR [--precision fp16|fp32] [--jobs N] [--cuda-graphs]
+  random --preset sd15|tiny --tokenizer DIR --out DIR [--precision ...] [--seed N] [--temporal] [--cuda-graphs]
   tiny-random --out models/tiny-random        (the committed test package and its oracle fixtures)
 """
 
@@ -24,10 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--jobs", type=int, default=5, help="graphs exported in parallel processes")
     common.add_argument("--name")
     common.add_argument("--parts", type=Path, help="keep finished graphs here; a later run with the same folder exports only the missing ones")
-    p = sub.add_parser("export", parents=[common], help="export a diffusers SD-1.x folder (optionally with a Tune-A-Video UNet)")
+    exported = argparse.ArgumentParser(add_help=False, parents=[common])
+    exported.add_argument("--cuda-graphs", action="store_true", help="also export unet_cuda: the ε UNet with ONNX Runtime's fused GroupNorm, used on CUDA")
+    p = sub.add_parser("export", parents=[exported], help="export a diffusers SD-1.x folder (optionally with a Tune-A-Video UNet)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--tuned-unet")
-    p = sub.add_parser("random", parents=[common], help="a package with random weights (benchmarks without a checkpoint)")
+    p = sub.add_parser("random", parents=[exported], help="a package with random weights (benchmarks without a checkpoint)")
     p.add_argument("--preset", choices=["sd15", "tiny"], default="sd15")
     p.add_argument("--tokenizer", required=True, help="folder with vocab.json and merges.txt")
     p.add_argument("--seed", type=int, default=0)
@@ -55,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "export":
         source = ModelSource("checkpoint", checkpoint=args.checkpoint, tuned_unet=args.tuned_unet)
-        export_package(source, args.out, args.name or Path(args.checkpoint).name, args.precision, args.jobs, (3, 448, 768), parts=args.parts)
+        export_package(source, args.out, args.name or Path(args.checkpoint).name, args.precision, args.jobs, (3, 448, 768), parts=args.parts, cuda_graphs=args.cuda_graphs)
     elif args.command == "random":
         source = ModelSource("random", preset=args.preset, seed=args.seed, temporal_attention=args.temporal, tokenizer_dir=args.tokenizer)
         size = (3, 448, 768) if args.preset == "sd15" else (3, 128, 160)
-        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size, parts=args.parts)
+        export_package(source, args.out, args.name or f"random-{args.preset}", args.precision, args.jobs, size, dynamic_size=not args.static_size, parts=args.parts, cuda_graphs=args.cuda_graphs)
     elif args.command == "train":
         from .train import TrainSettings, train
 

@@ -1,5 +1,6 @@
 """ONNX export of a model package: text encoder, VAE encoder/decoder, the ε UNet and the RAD gradient
-graph, with weights in external files (the two UNet graphs share one) and a self-describing model.json.
+graph (and optionally `unet_cuda`, the ε UNet with ONNX Runtime's fused CUDA GroupNorm), with weights
+in external files (the UNet graphs share one) and a self-describing model.json.
 
 The RAD graph is the joint forward+backward graph of `rad.rad_gradient`, traced by make_fx with core
 ATen decompositions (the recipe of ../shared/reference/onnx-gradient.md), symbolically so that
@@ -14,6 +15,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from .clip_text import CLIPTextModel
 from .config import ModelConfig
 from .rad import rad_gradient
 from .scheduler import DDIMScheduler
-from .unet3d import UNet3D
+from .unet3d import UNet3D, fused_group_norm
 from .vae import AutoencoderKL
 
 aten = torch.ops.aten
@@ -134,10 +136,66 @@ def _multi_head_attention_schema() -> None:
     )
 
 
+def _group_norm_schema() -> None:
+    """ONNX Runtime's com.microsoft.GroupNorm (CUDA only): X (N, H, W, C), float32 gamma and beta (C),
+    statistics per image and group over H x W x C / groups, optional SiLU (activation=1)."""
+    if onnx.defs.has("GroupNorm", "com.microsoft"):
+        return
+    param = onnx.defs.OpSchema.FormalParameter
+    attr = onnx.defs.OpSchema.Attribute
+    kind = onnx.defs.OpSchema.AttrType
+    onnx.defs.register_schema(
+        onnx.defs.OpSchema(
+            "GroupNorm",
+            "com.microsoft",
+            1,
+            inputs=[param("X", "T"), param("gamma", "M"), param("beta", "M")],
+            outputs=[param("Y", "T")],
+            type_constraints=[
+                ("T", ["tensor(float)", "tensor(float16)"], "input and output"),
+                ("M", ["tensor(float)"], "gamma and beta: float32 for the CUDA kernel"),
+            ],
+            attributes=[
+                attr("groups", kind.INT, "number of groups"),
+                attr("activation", kind.INT, "0: none, 1: SiLU"),
+                attr("epsilon", kind.FLOAT, "added to the variance"),
+                attr("channels_last", kind.INT, "1: NHWC, the only layout the CUDA kernel runs"),
+            ],
+        )
+    )
+
+
 def _fused_attention_onnx(q, k, v, heads: int):
     import onnxscript
 
     return onnxscript.values.Opset("com.microsoft", 1).MultiHeadAttention(q, k, v, num_heads=heads)
+
+
+def _group_norm_onnx(x, weight, bias, groups: int, eps: float, frames, silu: bool):
+    """reatco::group_norm as com.microsoft.GroupNorm: x (b*f, c, h, w) to NHWC, a clip's frames
+    stacked along H, (b, f*h, w, c), so that the kernel's per-image statistics cover frames x h x w.
+    `frames` is an int, or a 0-d int64 tensor where the frame count is dynamic."""
+    import onnxscript
+    from onnxscript import opset18 as op
+
+    xt = op.Transpose(x, perm=[0, 2, 3, 1])
+    shape = op.Shape(xt)
+    if isinstance(frames, int) and frames == 1:
+        clips = xt
+    else:
+        count = op.Constant(value_ints=[frames]) if isinstance(frames, int) else op.Reshape(frames, op.Constant(value_ints=[1]))
+        clip_height = op.Mul(op.Shape(xt, start=1, end=2), count)
+        clips = op.Reshape(xt, op.Concat(op.Constant(value_ints=[-1]), clip_height, op.Shape(xt, start=2, end=4), axis=0))
+    y = onnxscript.values.Opset("com.microsoft", 1).GroupNorm(
+        clips,
+        op.Cast(weight, to=onnx.TensorProto.FLOAT),
+        op.Cast(bias, to=onnx.TensorProto.FLOAT),
+        groups=groups,
+        epsilon=eps,
+        activation=int(silu),
+        channels_last=1,
+    )
+    return op.Transpose(op.Reshape(y, shape), perm=[0, 3, 1, 2])
 
 
 def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rewrite: bool = True) -> None:
@@ -146,6 +204,7 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rew
     export. Constants are still folded and dead nodes removed; ONNX Runtime's own graph optimizer
     does the rest at session creation."""
     _multi_head_attention_schema()
+    _group_norm_schema()
     program = torch.onnx.export(
         fn,
         tuple(args),
@@ -156,7 +215,10 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rew
         opset_version=OPSET,
         optimize=rewrite,
         verbose=False,
-        custom_translation_table={torch.ops.reatco.fused_attention.default: _fused_attention_onnx},
+        custom_translation_table={
+            torch.ops.reatco.fused_attention.default: _fused_attention_onnx,
+            torch.ops.reatco.group_norm.default: _group_norm_onnx,
+        },
     )
     if not rewrite:
         import onnxscript.optimizer
@@ -231,6 +293,16 @@ def export_rad_graph(unet: UNet3D, rad_args: list, path: Path, dynamic_size: boo
 
 
 COMPONENTS = ("text_encoder", "vae_encoder", "vae_decoder", "unet", "unet_rad")
+# Optional: the ε UNet with ONNX Runtime's fused GroupNorm, which only its CUDA provider runs.
+CUDA_COMPONENTS = ("unet_cuda",)
+WEIGHTS = {
+    "text_encoder": "text_encoder.weights",
+    "vae_encoder": "vae_encoder.weights",
+    "vae_decoder": "vae_decoder.weights",
+    "unet": "unet.weights",
+    "unet_rad": "unet.weights",
+    "unet_cuda": "unet.weights",
+}
 
 
 def export_component(
@@ -257,15 +329,16 @@ def export_component(
             _export(VAEEncoderGraph(vae), [ex["image"]], path, ["image"], ["latent"], ({0: auto, 2: auto, 3: auto},))
         elif name == "vae_decoder":
             _export(VAEDecoderGraph(vae), [ex["latent_image"]], path, ["latent"], ["image"], ({0: auto, 2: auto, 3: auto},))
-        elif name == "unet":
-            _export(
-                UNetGraph(unet),
-                [ex["sample"], ex["timestep"], ex["encoder_hidden_states"]],
-                path,
-                ["sample", "timestep", "encoder_hidden_states"],
-                ["noise_pred"],
-                ({0: auto, 2: auto, 3: auto, 4: auto}, None, {0: auto}),
-            )
+        elif name in ("unet", "unet_cuda"):
+            with fused_group_norm() if name == "unet_cuda" else nullcontext():
+                _export(
+                    UNetGraph(unet),
+                    [ex["sample"], ex["timestep"], ex["encoder_hidden_states"]],
+                    path,
+                    ["sample", "timestep", "encoder_hidden_states"],
+                    ["noise_pred"],
+                    ({0: auto, 2: auto, 3: auto, 4: auto}, None, {0: auto}),
+                )
         elif name == "unet_rad":
             export_rad_graph(unet, ex["rad"], path, dynamic_size)
         else:
@@ -390,17 +463,9 @@ def _io_spec(path: Path) -> dict:
     return {"inputs": describe(model.graph.input), "outputs": describe(model.graph.output)}
 
 
-def model_json(cfg: ModelConfig, name: str, precision: str, out_dir: Path, extra: dict | None = None) -> dict:
+def model_json(cfg: ModelConfig, name: str, precision: str, out_dir: Path, extra: dict | None = None, components=COMPONENTS) -> dict:
     scheduler = DDIMScheduler(cfg.scheduler)
-    components = {}
-    for component, weights in (
-        ("text_encoder", "text_encoder.weights"),
-        ("vae_encoder", "vae_encoder.weights"),
-        ("vae_decoder", "vae_decoder.weights"),
-        ("unet", "unet.weights"),
-        ("unet_rad", "unet.weights"),
-    ):
-        components[component] = {"file": f"{component}.onnx", "weights": weights, **_io_spec(out_dir / f"{component}.onnx")}
+    described = {c: {"file": f"{c}.onnx", "weights": WEIGHTS[c], **_io_spec(out_dir / f"{c}.onnx")} for c in components}
     u = cfg.unet
     rad_layers = [f"down_blocks.{u.rad_level}.attentions.{i}.transformer_blocks.0.attn2" for i in range(u.layers_per_block)] + [
         f"up_blocks.{u.rad_up_block}.attentions.{i}.transformer_blocks.0.attn2" for i in range(u.layers_per_block + 1)
@@ -421,7 +486,7 @@ def model_json(cfg: ModelConfig, name: str, precision: str, out_dir: Path, extra
         "tokenizer": {"vocab": "tokenizer/vocab.json", "merges": "tokenizer/merges.txt"},
         "scheduler": {**asdict(cfg.scheduler), "alphas_cumprod": [float(a) for a in scheduler.alphas_cumprod.tolist()]},
         "architecture": cfg.to_dict(),
-        "components": components,
+        "components": described,
         **(extra or {}),
     }
 
@@ -441,15 +506,15 @@ def assemble_package(
     precision: str,
     extra: dict | None = None,
 ) -> dict:
-    """Writes exported graphs, tokenizer files and model.json into `out_dir`; returns the manifest."""
+    """Writes exported graphs (COMPONENTS, and any of CUDA_COMPONENTS), tokenizer files and model.json
+    into `out_dir`; returns the manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for component in ("text_encoder", "vae_encoder", "vae_decoder"):
-        write_with_shared_weights({component: graphs[component]}, out_dir, f"{component}.weights")
-    write_with_shared_weights({"unet": graphs["unet"], "unet_rad": graphs["unet_rad"]}, out_dir, "unet.weights")
+    for weights in dict.fromkeys(WEIGHTS[c] for c in graphs):
+        write_with_shared_weights({c: path for c, path in graphs.items() if WEIGHTS[c] == weights}, out_dir, weights)
     (out_dir / "tokenizer").mkdir(exist_ok=True)
     for file in ("vocab.json", "merges.txt"):
         shutil.copyfile(tokenizer_dir / file, out_dir / "tokenizer" / file)
-    manifest = model_json(cfg, name, precision, out_dir, extra)
+    manifest = model_json(cfg, name, precision, out_dir, extra, list(graphs))
     (out_dir / "model.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 

@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .build import TINY_CAPTIONS, ModelSource, build_models
-from .export import COMPONENTS, assemble_package, export_component, prepare
+from .export import COMPONENTS, CUDA_COMPONENTS, assemble_package, export_component, prepare
 
 
 def _export_job(source: ModelSource, precision: str, component: str, parts_dir: str, example_size, dynamic_size: bool = True) -> str:
@@ -38,14 +38,17 @@ def _export_job(source: ModelSource, precision: str, component: str, parts_dir: 
     return str(done / path.name)
 
 
-def export_package(source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None, dynamic_size: bool = True, parts: Path | None = None) -> dict:
+def export_package(
+    source: ModelSource, out: Path, name: str, precision: str, jobs: int, example_size, extra=None, dynamic_size: bool = True, parts: Path | None = None, cuda_graphs: bool = False
+) -> dict:
     """`parts` keeps finished graphs between runs, so an export cut short (the GPU machine ends every
-    command after 10 minutes) resumes with the graphs still missing."""
+    command after 10 minutes) resumes with the graphs still missing. `cuda_graphs` adds CUDA_COMPONENTS."""
+    components = COMPONENTS + CUDA_COMPONENTS if cuda_graphs else COMPONENTS
     cfg, *_, tokenizer_dir = build_models(source)
     started = time.time()
     with nullcontext(str(parts)) if parts else tempfile.TemporaryDirectory() as tmp:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in COMPONENTS}
+            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in components}
             graphs = {c: Path(f.result()) for c, f in futures.items()}
         manifest = assemble_package(cfg, graphs, tokenizer_dir, out, name, precision, extra)
     print(f"exported {name} ({precision}) to {out} in {time.time() - started:.0f} s")

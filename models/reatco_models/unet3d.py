@@ -8,6 +8,8 @@ Parameter names follow diffusers / Tune-A-Video so checkpoints load by name.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import torch
@@ -18,17 +20,51 @@ from .attention import TransformerBlock
 from .config import UNetConfig
 
 
-def group_norm_across_frames(x: torch.Tensor, norm: nn.GroupNorm, frames: int) -> torch.Tensor:
-    """nn.GroupNorm applied to the 5-D tensor (b, c, f, h, w), as the reference does: statistics over
-    (channels of the group, frames, height, width). x is frames-major (b * f, c, h, w)."""
+_FUSED_NORM = contextvars.ContextVar("fused_group_norm", default=False)
+
+
+@contextlib.contextmanager
+def fused_group_norm():
+    """Every UNet GroupNorm (with the SiLU that follows it) as one op, which the export maps to ONNX
+    Runtime's com.microsoft.GroupNorm: for the CUDA ε graph only (the CPU provider has no such
+    kernel, and the RAD graph's backward must decompose into plain ONNX operators)."""
+    token = _FUSED_NORM.set(True)
+    try:
+        yield
+    finally:
+        _FUSED_NORM.reset(token)
+
+
+def _group_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: int, eps: float, frames: int) -> torch.Tensor:
     bf, c, h, w = x.shape
-    g = norm.num_groups
-    xg = x.reshape(bf // frames, frames, g, c // g, h, w).float()  # statistics in float32, as GroupNorm keeps them
+    xg = x.reshape(bf // frames, frames, groups, c // groups, h, w).float()  # statistics in float32, as GroupNorm keeps them
     mean = xg.mean(dim=(1, 3, 4, 5), keepdim=True)
     centred = xg - mean
     var = centred.pow(2).mean(dim=(1, 3, 4, 5), keepdim=True)
-    y = (centred * torch.rsqrt(var + norm.eps)).reshape(bf, c, h, w).to(x.dtype)
-    return y * norm.weight.reshape(1, c, 1, 1) + norm.bias.reshape(1, c, 1, 1)
+    y = (centred * torch.rsqrt(var + eps)).reshape(bf, c, h, w).to(x.dtype)
+    return y * weight.reshape(1, c, 1, 1) + bias.reshape(1, c, 1, 1)
+
+
+@torch.library.custom_op("reatco::group_norm", mutates_args=())
+def group_norm_op(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: int, eps: float, frames: int, silu: bool) -> torch.Tensor:
+    """GroupNorm over (channels of the group, frames, height, width), then SiLU if `silu`: the maths
+    of group_norm_across_frames as one op, so that the export can map it to a fused kernel."""
+    y = _group_norm(x, weight, bias, groups, eps, frames)
+    return F.silu(y) if silu else y
+
+
+@group_norm_op.register_fake
+def _(x, weight, bias, groups, eps, frames, silu):
+    return torch.empty_like(x)
+
+
+def group_norm_across_frames(x: torch.Tensor, norm: nn.GroupNorm, frames: int, silu: bool = False) -> torch.Tensor:
+    """nn.GroupNorm applied to the 5-D tensor (b, c, f, h, w), as the reference does: statistics over
+    (channels of the group, frames, height, width), then SiLU if `silu`. x is frames-major (b * f, c, h, w)."""
+    if _FUSED_NORM.get():
+        return group_norm_op(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames, silu)
+    y = _group_norm(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames)
+    return F.silu(y) if silu else y
 
 
 def timestep_embedding(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
@@ -66,11 +102,11 @@ class ResnetBlock(nn.Module):
         self.conv_shortcut = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else None
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, frames: int) -> torch.Tensor:
-        h = self.conv1(F.silu(group_norm_across_frames(x, self.norm1, frames)))
+        h = self.conv1(group_norm_across_frames(x, self.norm1, frames, silu=True))
         t = self.time_emb_proj(F.silu(temb))  # (b, out), the same for every frame of a clip
         b, out = t.shape
         h = h + t[:, None, :].expand(b, frames, out).reshape(b * frames, out, 1, 1)
-        h = self.conv2(F.silu(group_norm_across_frames(h, self.norm2, frames)))
+        h = self.conv2(group_norm_across_frames(h, self.norm2, frames, silu=True))
         if self.conv_shortcut is not None:
             x = self.conv_shortcut(x)
         return x + h
@@ -90,7 +126,9 @@ class Transformer3D(nn.Module):
         self, x: torch.Tensor, context: torch.Tensor, frames: int, store: list | None = None
     ) -> torch.Tensor:
         bf, c, h, w = x.shape
-        t = self.proj_in(self.norm(x)).permute(0, 2, 3, 1).reshape(bf, h * w, c)
+        # Per frame: the fused op with frames=1 (the same maths as nn.GroupNorm).
+        normed = group_norm_across_frames(x, self.norm, 1) if _FUSED_NORM.get() else self.norm(x)
+        t = self.proj_in(normed).permute(0, 2, 3, 1).reshape(bf, h * w, c)
         for block in self.transformer_blocks:
             t = block(t, context, frames, store)
         t = t.reshape(bf, h, w, c).permute(0, 3, 1, 2)
@@ -256,7 +294,7 @@ class UNet3D(nn.Module):
             )
             if at_rad_level and store is not None and stop_early:
                 return None
-        x = self.conv_out(F.silu(group_norm_across_frames(x, self.conv_norm_out, f)))
+        x = self.conv_out(group_norm_across_frames(x, self.conv_norm_out, f, silu=True))
         return x.reshape(b, f, cfg.out_channels, h, w).permute(0, 2, 1, 3, 4)
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 /**
- * A model package as `python -m reatco_models` writes it: five ONNX graphs, their weights, the
- * tokenizer files and model.json. Reading one checks the manifest and that every file is there.
+ * A model package as `python -m reatco_models` writes it: five ONNX graphs (and optional ones), their
+ * weights, the tokenizer files and model.json. Reading one checks the manifest and that every file is there.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { ModelError } from '../errors';
 
 export const COMPONENTS = ['text_encoder', 'vae_encoder', 'vae_decoder', 'unet', 'unet_rad'] as const;
-export type ComponentName = (typeof COMPONENTS)[number];
+/** `unet_cuda`: the ε UNet with ONNX Runtime's fused com.microsoft.GroupNorm, which only its CUDA provider runs. */
+export const OPTIONAL_COMPONENTS = ['unet_cuda'] as const;
+export type ComponentName = (typeof COMPONENTS)[number] | (typeof OPTIONAL_COMPONENTS)[number];
 
 const tensorSpec = z.object({ dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) });
 const componentSchema = z.object({
@@ -38,7 +40,13 @@ export const modelManifestSchema = z.object({
     steps_offset: z.number().int(),
     alphas_cumprod: z.array(z.number()).optional(),
   }),
-  components: z.object(Object.fromEntries(COMPONENTS.map((c) => [c, componentSchema])) as Record<ComponentName, typeof componentSchema>),
+  components: z.object({
+    ...(Object.fromEntries(COMPONENTS.map((c) => [c, componentSchema])) as Record<(typeof COMPONENTS)[number], typeof componentSchema>),
+    ...(Object.fromEntries(OPTIONAL_COMPONENTS.map((c) => [c, componentSchema.optional()])) as Record<
+      (typeof OPTIONAL_COMPONENTS)[number],
+      z.ZodOptional<typeof componentSchema>
+    >),
+  }),
   defaults: z.object({ frame_size: z.tuple([z.number(), z.number()]).optional(), guidance_scale: z.number().optional() }).optional(),
 });
 
@@ -47,8 +55,9 @@ export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export interface ModelPackage {
   readonly dir: string;
   readonly manifest: ModelManifest;
-  /** Absolute path of a component's graph. */
+  /** Absolute paths of a component's graph and weights (an optional one the package lacks throws). */
   graphPath(component: ComponentName): string;
+  weightsPath(component: ComponentName): string;
   readonly tokenizerDir: string;
 }
 
@@ -71,17 +80,20 @@ export function readModelPackage(dir: string): ModelPackage {
     });
   }
   const manifest = parsed.data;
-  const files = [
-    manifest.tokenizer.vocab,
-    manifest.tokenizer.merges,
-    ...COMPONENTS.flatMap((c) => [manifest.components[c].file, manifest.components[c].weights]),
-  ];
+  const specs = [...COMPONENTS, ...OPTIONAL_COMPONENTS].flatMap((c) => manifest.components[c] ?? []);
+  const files = [manifest.tokenizer.vocab, manifest.tokenizer.merges, ...specs.flatMap((spec) => [spec.file, spec.weights])];
   const missing = files.filter((f) => !existsSync(path.join(root, f)));
   if (missing.length) throw new ModelError('MODEL_INVALID', `The model package at ${root} lacks ${missing.join(', ')}.`);
+  const spec = (component: ComponentName) => {
+    const found = manifest.components[component];
+    if (!found) throw new ModelError('MODEL_INVALID', `The model package at ${root} has no ${component} graph.`);
+    return found;
+  };
   return {
     dir: root,
     manifest,
-    graphPath: (component) => path.join(root, manifest.components[component].file),
+    graphPath: (component) => path.join(root, spec(component).file),
+    weightsPath: (component) => path.join(root, spec(component).weights),
     tokenizerDir: path.dirname(path.join(root, manifest.tokenizer.vocab)),
   };
 }

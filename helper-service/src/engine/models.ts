@@ -1,8 +1,7 @@
 import { ModelError } from '../errors';
-import { COMPONENTS, readModelPackage, type ModelPackage } from './model-package';
+import { readModelPackage, type ComponentName, type ModelManifest, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
 import { statSync } from 'node:fs';
-import path from 'node:path';
 import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { ClipTokenizer } from './tokenizer';
 
@@ -14,20 +13,35 @@ export interface LoadedModel {
   release(): Promise<void>;
 }
 
+/**
+ * The package component each graph is opened from: on CUDA the ε UNet with the fused GroupNorm when the
+ * package has it (the CPU provider has no kernel for com.microsoft.GroupNorm).
+ */
+export function graphComponents(manifest: ModelManifest, provider: ProviderName): Record<keyof Graphs, ComponentName> {
+  return {
+    textEncoder: 'text_encoder',
+    vaeEncoder: 'vae_encoder',
+    vaeDecoder: 'vae_decoder',
+    unet: provider === 'cuda' && manifest.components.unet_cuda ? 'unet_cuda' : 'unet',
+    unetRad: 'unet_rad',
+  };
+}
+
 async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<Graphs> {
+  const components = graphComponents(pkg.manifest, request.provider);
   const opened: GraphSession[] = [];
-  const open = async (name: string, component: Parameters<typeof pkg.graphPath>[0]) => {
-    const session = await GraphSession.open(name, pkg.graphPath(component), request);
+  const open = async (name: string, graph: keyof Graphs) => {
+    const session = await GraphSession.open(name, pkg.graphPath(components[graph]), request);
     opened.push(session);
     return session;
   };
   try {
     return {
-      textEncoder: await open('the text encoder', 'text_encoder'),
-      vaeEncoder: await open('the VAE encoder', 'vae_encoder'),
-      vaeDecoder: await open('the VAE decoder', 'vae_decoder'),
+      textEncoder: await open('the text encoder', 'textEncoder'),
+      vaeEncoder: await open('the VAE encoder', 'vaeEncoder'),
+      vaeDecoder: await open('the VAE decoder', 'vaeDecoder'),
       unet: await open('the UNet', 'unet'),
-      unetRad: await open('the RAD gradient graph', 'unet_rad'),
+      unetRad: await open('the RAD gradient graph', 'unetRad'),
     };
   } catch (error) {
     await Promise.all(opened.map((s) => s.release()));
@@ -62,7 +76,7 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
   }
   graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' });
   // On the GPU the sessions hold the weights (the UNet's twice: the ε and the RAD graph).
-  const weights = COMPONENTS.reduce((sum, c) => sum + statSync(path.join(pkg.dir, pkg.manifest.components[c].weights)).size, 0);
+  const weights = Object.values(graphComponents(pkg.manifest, provider)).reduce((sum, c) => sum + statSync(pkg.weightsPath(c)).size, 0);
   const gpu = provider === 'cuda' ? { weightBytes: weights, freeBytes: () => gpuFreeBytes(request.deviceId ?? 0) } : null;
   const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer, gpu);
   return {
