@@ -12,7 +12,7 @@ import torch
 from onnx import TensorProto, helper
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from reatco_models.attention import HeadwiseAttention
+from reatco_models.attention import HeadwiseAttention, first_and_previous
 from reatco_models.export import _export, cast_layer_norm_statistics, gradient_decompositions
 
 
@@ -76,3 +76,28 @@ def test_headwise_backward_recomputes_scores_that_ort_cannot_merge_with_the_forw
     expected = gradient(*(a.detach().clone() for a in args))
     for actual, reference in zip(got, expected):
         np.testing.assert_allclose(actual, reference.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_causal_keys_backward_has_no_scatter(tmp_path):
+    """ONNX Runtime's CUDA ScatterND ran at ~0.5 GB/s on the SD-1.x RAD graph; the frame selection's
+    backward must be sums and concatenations only, and equal torch.autograd's."""
+    frames = 4
+
+    def gradient(t, w):
+        t = t.requires_grad_()
+        return torch.autograd.grad((first_and_previous(t, frames) * w).sum(), t)[0]
+
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(2 * frames, 5, 3, generator=g), torch.randn(2 * frames, 10, 3, generator=g)]
+    traced = make_fx(gradient, decomposition_table=gradient_decompositions())(*args)
+    path = tmp_path / "keys_grad.onnx"
+    _export(traced, args, path, ["t", "w"], ["dt"], None, rewrite=False)
+    ops = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert ops["ScatterND"] == 0 and ops["ScatterElements"] == 0, ops
+
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"t": args[0].detach().numpy(), "w": args[1].numpy()})
+    np.testing.assert_allclose(got, gradient(args[0].detach().clone(), args[1]).numpy(), rtol=1e-5, atol=1e-6)
+    # Frame 0 is every frame's first key and frame 1's previous one: its gradient collects both.
+    w = args[1].reshape(2, frames, 10, 3)
+    expected0 = w[:, :, :5].sum(1) + w[:, 0, 5:] + w[:, 1, 5:]
+    np.testing.assert_allclose(got.reshape(2, frames, 5, 3)[:, 0], expected0.numpy(), rtol=1e-5, atol=1e-6)
