@@ -5,10 +5,11 @@
 # while the machine stays warm, so run the phases back to back. Stage first: helper-service/scripts/stage-gpu.sh
 #
 #   export  (carry .gpu/rt1 .gpu/tok, then again .gpu/rt2 alone: with the tracked tree it fills the 64 MiB)
-#           installs the runtime parts carried, exports the fp16 random-weight SD-1.x package into
-#           /tmp/sd15, resuming from /tmp/sd15-parts; with TRAIN=1 also trains the shapes model beside it
+#           installs the runtime parts carried, exports the fp16 random-weight SD-1.x package (with
+#           unet_cuda) into /tmp/sd15, resuming from /tmp/sd15-parts; with TRAIN=1 also trains the shapes model beside it
 #   check   (carry .gpu/app .gpu/tok) PyTorch reference outputs, ORT graph check (ε and RAD gradient, RAD
-#           memory by window size), the engine's full edit, then the baseline if time is left; JSON into $OUT
+#           memory by window size) and node placement; JSON into $OUT
+#   edit    (carry .gpu/app .gpu/tok) the engine's full edit, then the baseline if time is left
 #   baseline (carry .gpu/tok) PyTorch's clean edit of the same clip size (baseline (b) of issue 7)
 #   train   (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
 set -uo pipefail
@@ -57,14 +58,16 @@ export)
   fi
   if [ -f /tmp/sd15/model.json ]; then echo "package ready (kept)"; else
     (cd models && timeout $(($(left) - 20)) $py -m reatco_models random --preset sd15 --tokenizer ../.gpu/tok \
-      --precision fp16 --static-size --jobs 5 --parts /tmp/sd15-parts --out /tmp/sd15) 2>&1 | grep -v Warning | tail -20
+      --precision fp16 --static-size --cuda-graphs --jobs 6 --parts /tmp/sd15-parts --out /tmp/sd15) 2>&1 | grep -v Warning | tail -20
     [ -f /tmp/sd15/model.json ] && echo "package ready" || { echo "export not finished; run the phase again"; ls /tmp/sd15-parts; }
   fi
   wait
   ;;
-check)
+check | edit)
   [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run the export phase"; exit 3; }
   bash .gpu/app/install.sh && source /opt/gw/env.sh || exit 3
+  ;;&
+check)
   nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader
   (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --out /tmp/ref) 2>&1 | tail -5
   cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
@@ -75,6 +78,8 @@ check)
   grep -o 'Node(s) placed on \[[A-Za-z]*\]. Number of nodes: [0-9]*' /tmp/graph-check.log | sort | uniq -c > "$out/placement.txt"
   grep -A3 'placed on \[CPUExecutionProvider\]' /tmp/graph-check.log | grep -o ' [A-Za-z]* (' | sort | uniq -c | sort -rn | head -20 >> "$out/placement.txt"
   cat "$out/placement.txt"
+  ;;
+edit)
   timeout $(($(left) - 60)) node helper-service/dist/src/cli/main.js bench --model /tmp/sd15 --provider cuda --frames 16 \
     --size 448x768 --steps 50 --inversion-steps 50 --json "$out/ort-edit.json" 2>&1 | tail -15
   if [ "$(left)" -gt 150 ]; then baseline; fi

@@ -5,6 +5,10 @@
  *
  *   node helper-service/dist/src/bench/graph-check.js --model DIR --ref DIR [--provider cuda]
  *        [--frames 4] [--height 448] [--width 768] [--rad-frames 4,8,16] [--runs 10] [--out file.json]
+ *        [--profile PREFIX]
+ *
+ * --profile writes ONNX Runtime's node profile of the RAD graph (scripts/ort-profile-summary.py reads
+ * it). On CUDA a node's time there is its launch, not its run, unless CUDA_LAUNCH_BLOCKING=1 is set.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
       height: { type: 'string', default: '448' },
       width: { type: 'string', default: '768' },
       'rad-frames': { type: 'string', default: '' },
+      profile: { type: 'string' },
       runs: { type: 'string', default: '10' },
       out: { type: 'string' },
     },
@@ -104,23 +109,40 @@ async function main(): Promise<void> {
   const memory = new GpuMemory();
   const report: Record<string, unknown> = { model: m.name, precision: m.precision, provider: o.provider, frames, size: [height, width] };
 
-  const opened = performance.now();
-  const unet = await GraphSession.open('unet', pkg.graphPath('unet'), request);
-  const rad = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), request);
-  report.sessionsMs = performance.now() - opened;
-
   const context = normal(98, 0, 2 * 77 * d);
-  memory.reset();
-  const eps = await time(
-    unet,
-    {
-      sample: float32(normal(99, 0, 2 * 4 * frames * h * w), [2, 4, frames, h, w]),
-      timestep: float32(Float32Array.of(501), [1]),
-      encoder_hidden_states: float32(context, [2, 77, d]),
-    },
-    runs,
-  );
-  report.eps = { firstMs: eps.firstMs, medianMs: eps.medianMs, peakGiB: await memory.peakGiB() };
+  const epsFeeds = (batch: number, f: number): Feeds => ({
+    sample: float32(normal(99, 0, batch * 4 * f * h * w), [batch, 4, f, h, w]),
+    timestep: float32(Float32Array.of(501), [1]),
+    encoder_hidden_states: float32(context.slice(0, batch * 77 * d), [batch, 77, d]),
+  });
+  // Each ε graph the package has: the portable one and, on CUDA, the one with fused GroupNorm. Timed at
+  // the reference's size (its output is compared below) and at the edit's: batch 2 (CFG) and 1
+  // (inversion) with 16 frames.
+  const epsOut: Record<string, Float32Array> = {};
+  const epsReport: Record<string, unknown> = {};
+  for (const component of ['unet', 'unet_cuda'] as const) {
+    if (!m.components[component] || (component === 'unet_cuda' && request.provider !== 'cuda')) continue;
+    const opened = performance.now();
+    const session = await GraphSession.open(component, pkg.graphPath(component), request);
+    const sessionMs = performance.now() - opened;
+    memory.reset();
+    const atRef = await time(session, epsFeeds(2, frames), runs);
+    const peakGiB = await memory.peakGiB();
+    const cfg16 = await time(session, epsFeeds(2, 16), runs);
+    const inversion16 = await time(session, epsFeeds(1, 16), runs);
+    epsOut[component] = dataOf(atRef.out.noise_pred, 'noise_pred');
+    epsReport[component] = {
+      sessionMs,
+      firstMs: atRef.firstMs,
+      medianMs: atRef.medianMs,
+      peakGiB,
+      batch2x16MedianMs: cfg16.medianMs,
+      batch1x16MedianMs: inversion16.medianMs,
+    };
+    await session.release();
+  }
+  report.eps = epsReport;
+  const rad = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), { ...request, profilePrefix: o.profile });
 
   const radFeeds = (f: number): Feeds => {
     const scale = { x: width / 768, y: height / 448 };
@@ -155,27 +177,33 @@ async function main(): Promise<void> {
   if (o.ref && existsSync(path.join(o.ref, 'eps.bin'))) {
     const load = (name: string) => new Float32Array(new Uint8Array(readFileSync(path.join(o.ref!, name))).buffer);
     report.parity = {
-      eps: compare(dataOf(eps.out.noise_pred, 'noise_pred'), load('eps.bin')),
+      eps: Object.fromEntries(Object.entries(epsOut).map(([c, out]) => [c, compare(out, load('eps.bin'))])),
       radGrad: compare(dataOf(radRun.out.grad, 'grad'), load('rad.bin')),
       reference: JSON.parse(readFileSync(path.join(o.ref, 'reference.json'), 'utf8')),
     };
   }
 
-  // RAD graph memory and time by window size (the engine picks a window that fits).
+  memory.stop();
+  await rad.release();
+
+  // RAD graph memory and time by window size (the engine picks a window that fits), each in a
+  // session of its own: ONNX Runtime's CUDA arena only grows, so a shared session would report the
+  // largest window so far. Sessions are released first; the figure includes the CUDA context.
   const windows: Record<string, unknown> = {};
   for (const f of (o['rad-frames'] ?? '').split(',').filter(Boolean).map(Number)) {
-    memory.reset();
+    const sampler = new GpuMemory();
+    const session = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), request);
     try {
-      const run = await time(rad, radFeeds(f), 2);
-      windows[f] = { firstMs: run.firstMs, medianMs: run.medianMs, peakGiB: await memory.peakGiB() };
+      const run = await time(session, radFeeds(f), 2);
+      windows[f] = { firstMs: run.firstMs, medianMs: run.medianMs, peakGiB: await sampler.peakGiB() };
     } catch (error) {
-      windows[f] = { error: (error as Error).message.slice(0, 300), peakGiB: await memory.peakGiB() };
+      windows[f] = { error: (error as Error).message.slice(0, 300), peakGiB: await sampler.peakGiB() };
+    } finally {
+      sampler.stop();
+      await session.release();
     }
   }
   report.radByFrames = windows;
-  memory.stop();
-  await unet.release();
-  await rad.release();
   const text = JSON.stringify(report, null, 1);
   if (o.out) writeFileSync(o.out, text + '\n');
   console.log(text);

@@ -21,6 +21,8 @@ export interface ProviderRequest {
   deviceId?: number;
   /** CPU threads for one graph run (fixed, so CPU results are reproducible); default: all cores. */
   threads?: number;
+  /** Writes ONNX Runtime's per-node profile (JSON) to a file starting with this path when released. */
+  profilePrefix?: string;
 }
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -45,14 +47,16 @@ const PROVIDER_LOAD_FAILURE = /providers_shared|providers_cuda|Failed to load (s
 const OUT_OF_MEMORY = /out of memory|Failed to allocate memory|BFCArena|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation/i;
 
 function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionOptions {
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
-  if (process.env.REATCO_ORT_VERBOSE) options.logSeverityLevel = 0;
+  // Errors only unless verbose: ONNX Runtime warns at every run of each ScatterND node in the RAD
+  // graph ("only guarantees to be correct if indices are not duplicated"; the exporter's indices are unique).
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: process.env.REATCO_ORT_VERBOSE ? 0 : 3 };
   if (request.provider === 'cuda') {
     options.executionProviders = [{ name: 'cuda', deviceId: request.deviceId ?? 0 }];
   } else {
     options.executionProviders = ['cpu'];
     if (request.threads) options.intraOpNumThreads = request.threads;
   }
+  if (request.profilePrefix) Object.assign(options, { enableProfiling: true, profileFilePrefix: request.profilePrefix });
   return options;
 }
 
@@ -68,11 +72,12 @@ export class GraphSession implements GraphRunner {
   private constructor(
     readonly name: string,
     private readonly session: ort.InferenceSession,
+    private readonly profiling: boolean,
   ) {}
 
   static async open(name: string, path: string, request: ProviderRequest): Promise<GraphSession> {
     try {
-      return new GraphSession(name, await ort.InferenceSession.create(path, sessionOptions(request)));
+      return new GraphSession(name, await ort.InferenceSession.create(path, sessionOptions(request)), Boolean(request.profilePrefix));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (request.provider === 'cuda' && PROVIDER_LOAD_FAILURE.test(message)) {
@@ -106,6 +111,7 @@ export class GraphSession implements GraphRunner {
   }
 
   async release(): Promise<void> {
+    if (this.profiling) this.session.endProfiling();
     await this.session.release();
   }
 }
