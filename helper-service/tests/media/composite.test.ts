@@ -62,7 +62,7 @@ describe('compositeOverSource', () => {
   const feather = 24;
   const boxAt = (f: number): BoxPx => [300 + f * 40, 200, 900 + f * 40, 700];
 
-  it('16 frames of 1080p: byte-identical outside the feathered regions, the edit inside, in well under 3 s', () => {
+  it('16 frames of 1080p: byte-identical outside the feathered regions, the edit inside', () => {
     const noiseFrame = () => new Uint8Array(randomBytes(full.width * full.height * 3));
     const source = { ...full, frames: Array.from({ length: frameCount }, noiseFrame) };
     const sourceCopies = source.frames.map((f) => Buffer.from(f));
@@ -70,11 +70,7 @@ describe('compositeOverSource', () => {
     const edited = { ...work, frames: Array.from({ length: frameCount }, () => editFrame) };
     const regionMasks = Array.from({ length: frameCount }, (_, f) => rasterizeBox(boxAt(f), full, 1));
 
-    const started = Date.now();
     const result = compositeOverSource({ source, edited, regionMasks, featherPx: feather });
-    const elapsed = Date.now() - started;
-    console.log(`composite of ${frameCount} frames of 1080p: ${elapsed} ms`);
-    expect(elapsed).toBeLessThan(3000);
 
     expect(result).toMatchObject(full);
     expect(source.frames.every((f, i) => sourceCopies[i]!.equals(f))).toBe(true); // inputs untouched
