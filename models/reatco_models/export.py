@@ -117,51 +117,50 @@ RAD_INPUTS = [
 RAD_OUTPUTS = ["grad", "loss", "fg", "bg"]
 
 
-def _multi_head_attention_schema() -> None:
-    """onnxscript needs a schema to emit a contrib op; this is the subset of ONNX Runtime's
-    com.microsoft.MultiHeadAttention (query, key, value -> output) the export uses."""
-    if onnx.defs.has("MultiHeadAttention", "com.microsoft"):
+def _contrib_schema(name: str, inputs, outputs, type_constraints, attributes) -> None:
+    """onnxscript needs a schema to emit a contrib op: registers the subset of an ONNX Runtime
+    com.microsoft op the export uses. Inputs and outputs are (name, type) pairs, attributes
+    (name, AttrType name, description)."""
+    if onnx.defs.has(name, "com.microsoft"):
         return
-    param = onnx.defs.OpSchema.FormalParameter
+    schema = onnx.defs.OpSchema
     onnx.defs.register_schema(
-        onnx.defs.OpSchema(
-            "MultiHeadAttention",
+        schema(
+            name,
             "com.microsoft",
             1,
-            inputs=[param("query", "T"), param("key", "T"), param("value", "T")],
-            outputs=[param("output", "T")],
-            type_constraints=[("T", ["tensor(float)", "tensor(float16)"], "query, key, value and output")],
-            attributes=[onnx.defs.OpSchema.Attribute("num_heads", onnx.defs.OpSchema.AttrType.INT, "number of heads")],
+            inputs=[schema.FormalParameter(n, t) for n, t in inputs],
+            outputs=[schema.FormalParameter(n, t) for n, t in outputs],
+            type_constraints=type_constraints,
+            attributes=[schema.Attribute(n, getattr(schema.AttrType, kind), doc) for n, kind, doc in attributes],
         )
     )
 
 
-def _group_norm_schema() -> None:
-    """ONNX Runtime's com.microsoft.GroupNorm (CUDA only): X (N, H, W, C), float32 gamma and beta (C),
-    statistics per image and group over H x W x C / groups, optional SiLU (activation=1)."""
-    if onnx.defs.has("GroupNorm", "com.microsoft"):
-        return
-    param = onnx.defs.OpSchema.FormalParameter
-    attr = onnx.defs.OpSchema.Attribute
-    kind = onnx.defs.OpSchema.AttrType
-    onnx.defs.register_schema(
-        onnx.defs.OpSchema(
-            "GroupNorm",
-            "com.microsoft",
-            1,
-            inputs=[param("X", "T"), param("gamma", "M"), param("beta", "M")],
-            outputs=[param("Y", "T")],
-            type_constraints=[
-                ("T", ["tensor(float)", "tensor(float16)"], "input and output"),
-                ("M", ["tensor(float)"], "gamma and beta: float32 for the CUDA kernel"),
-            ],
-            attributes=[
-                attr("groups", kind.INT, "number of groups"),
-                attr("activation", kind.INT, "0: none, 1: SiLU"),
-                attr("epsilon", kind.FLOAT, "added to the variance"),
-                attr("channels_last", kind.INT, "1: NHWC, the only layout the CUDA kernel runs"),
-            ],
-        )
+def _register_contrib_schemas() -> None:
+    _contrib_schema(
+        "MultiHeadAttention",
+        [("query", "T"), ("key", "T"), ("value", "T")],
+        [("output", "T")],
+        [("T", ["tensor(float)", "tensor(float16)"], "query, key, value and output")],
+        [("num_heads", "INT", "number of heads")],
+    )
+    # CUDA only: X (N, H, W, C), float32 gamma and beta (C), statistics per image and group over
+    # H x W x C / groups, optional SiLU (activation=1).
+    _contrib_schema(
+        "GroupNorm",
+        [("X", "T"), ("gamma", "M"), ("beta", "M")],
+        [("Y", "T")],
+        [
+            ("T", ["tensor(float)", "tensor(float16)"], "input and output"),
+            ("M", ["tensor(float)"], "gamma and beta: float32 for the CUDA kernel"),
+        ],
+        [
+            ("groups", "INT", "number of groups"),
+            ("activation", "INT", "0: none, 1: SiLU"),
+            ("epsilon", "FLOAT", "added to the variance"),
+            ("channels_last", "INT", "1: NHWC, the only layout the CUDA kernel runs"),
+        ],
     )
 
 
@@ -203,8 +202,7 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rew
     the graph: on the SD-1.x RAD graph (forward + backward, ~10^5 nodes) it took most of a 27-minute
     export. Constants are still folded and dead nodes removed; ONNX Runtime's own graph optimizer
     does the rest at session creation."""
-    _multi_head_attention_schema()
-    _group_norm_schema()
+    _register_contrib_schemas()
     program = torch.onnx.export(
         fn,
         tuple(args),
