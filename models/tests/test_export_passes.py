@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import collections
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import onnx
@@ -14,6 +17,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from reatco_models.attention import HeadwiseAttention, first_and_previous
 from reatco_models.export import _export, cast_layer_norm_statistics, gradient_decompositions
+from reatco_models.ort_memory import graph_peak
 
 
 def _layer_norm_model() -> onnx.ModelProto:
@@ -29,7 +33,7 @@ def _layer_norm_model() -> onnx.ModelProto:
     ]
     declared = [helper.make_tensor_value_info(n, TensorProto.FLOAT16, [2, 1]) for n in ("mean", "inv_std")]
     graph = helper.make_graph(nodes, "ln", [x], [y, mean_out], [scale, bias], value_info=declared)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
 
 
 def test_layer_norm_statistics_are_cast_to_their_traced_type():
@@ -101,3 +105,44 @@ def test_sparse_causal_keys_backward_has_no_scatter(tmp_path):
     w = args[1].reshape(2, frames, 10, 3)
     expected0 = w[:, :, :5].sum(1) + w[:, 0, 5:] + w[:, 1, 5:]
     np.testing.assert_allclose(got.reshape(2, frames, 5, 3)[:, 0], expected0.numpy(), rtol=1e-5, atol=1e-6)
+
+
+_PEAK_RSS = textwrap.dedent("""
+    import re, sys
+    import numpy as np, onnxruntime as ort
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = False  # freed tensors go back to the system, so RSS follows them
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(np.float32) for i in session.get_inputs()}
+    rss = lambda key: int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
+    open("/proc/self/clear_refs", "w").write("5")  # resets the peak (VmHWM) to the current RSS
+    before = rss("VmRSS")
+    session.run(None, feeds)
+    print(rss("VmHWM") - before)
+""")
+
+
+def test_headwise_backward_holds_one_head_at_a_time_in_ort_order(tmp_path):
+    """ONNX Runtime runs a depth-first order from the outputs: the backward must still finish one head
+    before the next, or every head's probabilities and their gradient are alive together (the SD-1.x
+    RAD graph: 16 GB at 4 frames of 448x768 instead of 3). Checked on the graph file in ONNX Runtime's
+    order and by the peak memory ONNX Runtime itself reaches."""
+    heads, batch, tokens, channels = 8, 4, 1024, 64
+
+    def gradient(q, k, v, w):
+        q, k, v = (t.requires_grad_() for t in (q, k, v))
+        return torch.autograd.grad((HeadwiseAttention.apply(q, k, v, heads) * w).sum(), (q, k, v))
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(batch, tokens, channels), (batch, 2 * tokens, channels), (batch, 2 * tokens, channels), (batch, tokens, channels)]
+    args = [torch.randn(*s, generator=g) for s in shapes]
+    traced = make_fx(gradient, decomposition_table=gradient_decompositions())(*args)
+    path = tmp_path / "attention_grad.onnx"
+    _export(traced, args, path, ["q", "k", "v", "w"], ["dq", "dk", "dv"], None, rewrite=False)
+
+    one_map = batch * tokens * 2 * tokens * 4  # one head's probabilities, float32: 32 MiB
+    predicted = graph_peak(str(path), {}).bytes
+    assert predicted <= 4 * one_map, predicted / one_map  # all heads at once: 2 * heads = 16 maps
+    measured = int(subprocess.run([sys.executable, "-c", _PEAK_RSS, str(path)], capture_output=True, text=True, check=True).stdout)
+    assert measured <= 8 * one_map, measured / one_map
