@@ -23,7 +23,7 @@ rm -rf .gpu/rt
 du -sh .gpu/*
 cat <<'HOW'
 Then, one command each on the GPU machine, back to back (helper-service/scripts/gpu-session.sh says what each does):
-  bash helper-service/scripts/gpu-session.sh export   carry .gpu/rt1 .gpu/tok
-  bash helper-service/scripts/gpu-session.sh export   carry .gpu/rt2
-  bash helper-service/scripts/gpu-session.sh check    carry .gpu/app .gpu/tok
+  bash helper-service/scripts/gpu-session.sh start      carry .gpu/rt1 .gpu/tok
+  bash helper-service/scripts/gpu-session.sh provider   carry .gpu/rt2
+  bash helper-service/scripts/gpu-session.sh measure    carry .gpu/app .gpu/tok
 HOW

@@ -9,6 +9,10 @@ Also counts the FLOPs of one ε call and one RAD pass and measures the GPU's fp1
 the floor (passes x FLOPs / rate). Same random SD-1.x-size weights as `python -m reatco_models random`.
 
   python models/scripts/bench_oracle.py --tokenizer DIR --mode clean|reference [--frames 16] [--out f.json]
+         [--case DIR]
+
+--case redoes the engine's edit that `reatco bench --save-case DIR` wrote (its frames, prompt, regions
+and settings) and compares the two results.
 """
 
 from __future__ import annotations
@@ -58,6 +62,18 @@ def count_flops(fn) -> int:
     return counter.get_total_flops()
 
 
+def compare_frames(engine: np.ndarray, oracle: np.ndarray) -> dict:
+    """How far the engine's edited frames are from the oracle's (uint8 RGB)."""
+    diff = engine.astype(np.float64) - oracle.astype(np.float64)
+    mse = float((diff**2).mean())
+    return {
+        "psnr_db": float("inf") if mse == 0 else 10 * np.log10(255**2 / mse),
+        "mean_abs": float(np.abs(diff).mean()),
+        "max_abs": float(np.abs(diff).max()),
+        "pixels_off_by_more_than_8": float((np.abs(diff).max(-1) > 8).mean()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokenizer", required=True)
@@ -72,7 +88,13 @@ def main() -> None:
     parser.add_argument("--preset", default="sd15")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--case", type=Path, help="the engine's edit to redo and compare (reatco bench --save-case)")
     args = parser.parse_args()
+    case = json.loads((args.case / "case.json").read_text()) if args.case else None
+    if case:
+        args.frames, args.height, args.width = case["frames"], case["size"]["height"], case["size"]["width"]
+        args.steps, args.window, args.stride = case["settings"]["steps"], case["settings"]["window"], case["settings"]["stride"]
+        args.max_refinement = case["settings"]["maxRefinementIterations"]
 
     dev = args.device
     cfg, unet, vae, text, _ = build_models(ModelSource("random", preset=args.preset, tokenizer_dir=args.tokenizer))
@@ -83,13 +105,17 @@ def main() -> None:
     f, lat, att = args.frames, cfg.vae.scale_factor, cfg.attention_cell_px
     scale = (args.width / 768, args.height / 448)
     boxes = [(x1 * scale[0], y1 * scale[1], x2 * scale[0], y2 * scale[1]) for x1, y1, x2, y2 in BOXES]
+    tokens = [2, 5]
+    if case:
+        tokens = [o["tokenIndex"] for o in case["objects"]]
+        boxes = [o["region"]["keyframes"][0]["box"] for o in case["objects"]]
     objects = [
         EditObject(
             token,
             torch.from_numpy(np.stack([box_mask(b, (args.height // att, args.width // att), att)] * f)),
             torch.from_numpy(np.stack([box_mask(b, (args.height // lat, args.width // lat), lat)] * f)),
         )
-        for token, b in zip([2, 5], boxes)
+        for token, b in zip(tokens, boxes)
     ]
     reference = args.mode == "reference"
     settings = EditSettings(
@@ -101,7 +127,10 @@ def main() -> None:
         reference_costs=reference,
     )
     frames = synthetic_frames(f, args.height, args.width)
-    ids = ClipTokenizer.from_dir(args.tokenizer).encode("")
+    tokenizer = ClipTokenizer.from_dir(args.tokenizer)
+    ids = tokenizer.encode("")
+    if case:
+        frames = np.fromfile(args.case / "source.rgb", dtype=np.uint8).reshape(f, args.height, args.width, 3)
     report: dict = {"mode": args.mode, "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "torch": torch.__version__, "frames": f, "size": [args.height, args.width], "settings": {k: v for k, v in settings.__dict__.items()}}
 
     def sync():
@@ -116,6 +145,7 @@ def main() -> None:
     sync()
     t0 = time.perf_counter()
     empty = oracle.text_embedding(ids)
+    cond = oracle.text_embedding(tokenizer.encode(case["prompt"])) if case else empty
     z0 = oracle.encode(frames)
     sync()
     stages["encode_s"] = time.perf_counter() - t0
@@ -125,13 +155,15 @@ def main() -> None:
     stages["invert_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     trace: list = []
-    edited = oracle.edit(z0, z_t, empty, empty, objects, settings, trace)
+    edited = oracle.edit(z0, z_t, empty, cond, objects, settings, trace)
     sync()
     stages["edit_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    oracle.decode(edited)
+    result = oracle.decode(edited)
     sync()
     stages["decode_s"] = time.perf_counter() - t0
+    if case:
+        report["parity"] = compare_frames(np.fromfile(args.case / "edited.rgb", dtype=np.uint8).reshape(result.shape), result)
     views = windows(f, settings.window, settings.stride)
     report.update(stages)
     report["total_s"] = sum(stages.values())

@@ -2,7 +2,8 @@
  * The engine benchmark (a script, not a test): one complete edit on a synthetic clip, after a
  * warm-up, with per-stage times and model calls per second.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { EditStats } from '../engine';
 import { normal } from '../engine/random';
@@ -42,6 +43,7 @@ export function registerBench(program: Command): void {
     .option('--stride <n>', 'window stride', integer('stride', 1), 1)
     .option('--max-refinement <n>', 'refinement iterations cap', integer('max-refinement'), 20)
     .option('--json <file>', 'also write the figures as JSON')
+    .option('--save-case <dir>', 'write the source frames, the edit and its result (for the PyTorch oracle to redo and compare)')
     .action(async (o) => {
       await withEngine({ modelDir: o.model, provider: o.provider, deviceId: o.device }, async (engine) => {
         const [h, w] = o.size ? String(o.size).split('x').map(Number) : (engine.manifest.defaults?.frame_size ?? [448, 768]);
@@ -61,11 +63,21 @@ export function registerBench(program: Command): void {
         await engine.edit({ ...request, settings: { ...settings, steps: 1, inversionSteps: 1, maxRefinementIterations: 0 } });
         const warmupMs = performance.now() - warmStart;
         const started = performance.now();
-        const { stats } = await engine.edit(request);
+        const { stats, frames: edited } = await engine.edit(request);
         const totalMs = performance.now() - started;
+        if (o.saveCase) saveCase(o.saveCase, { size, prompt, objects, settings }, frames, edited);
         report({ model: engine.manifest.name, precision: engine.manifest.precision, provider: engine.provider, frames: o.frames, size, settings, objects: o.objects, warmupMs, totalMs, stats }, o.json);
       });
     });
+}
+
+/** The edit as models/scripts/bench_oracle.py --case reads it: case.json, source.rgb and edited.rgb
+ *  (frames after one another, RGB24 rows). */
+function saveCase(dir: string, edit: Record<string, unknown>, source: readonly Uint8Array[], edited: readonly Uint8Array[]): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'case.json'), JSON.stringify({ frames: source.length, ...edit }, null, 1) + '\n');
+  writeFileSync(path.join(dir, 'source.rgb'), Buffer.concat(source));
+  writeFileSync(path.join(dir, 'edited.rgb'), Buffer.concat(edited));
 }
 
 function report(figures: { totalMs: number; warmupMs: number; stats: EditStats } & Record<string, unknown>, json?: string): void {
