@@ -7,11 +7,13 @@
 #
 #   start    (carry .gpu/rt1 .gpu/tok) installs Node, starts the export of the fp16 random-weight SD-1.x
 #            package into /tmp/sd15 in the background, then runs the PyTorch single-graph reference
-#            and baseline (a), the reference-style edit, on the GPU meanwhile (the export uses CPUs only)
+#            and baseline (a), the reference-style edit, on the GPU meanwhile (the export uses CPUs only;
+#            BASELINE=0 skips (a) and waits for the export instead)
 #   provider (carry .gpu/rt2) installs the CUDA execution provider; waits for the export
 #   measure  (carry .gpu/app .gpu/tok) ORT graph check (ε graphs, RAD gradient by window, node
 #            placement), the engine's full edit, then baseline (b), PyTorch's clean edit of the very
 #            same case, compared with the engine's result; then the same pair with sliding windows
+#            (RAD_FRAMES=16 checks fewer window sizes; WINDOWS=0 skips the sliding-window pair)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
 set -uo pipefail
 phase=${1:?phase: start, provider, measure or train}
@@ -42,6 +44,12 @@ engine() { # output name, extra arguments: the engine's edit on ORT CUDA (reatco
     --size 448x768 --steps 50 --inversion-steps 50 --json "$out/$name.json" "$@" 2>&1 | tail -12
 }
 
+wait_for_export() {
+  while [ ! -f /tmp/sd15/model.json ] && pgrep -f reatco_models > /dev/null && [ "$(left)" -gt 30 ]; do sleep 5; done
+  grep -v Warning /tmp/export.log | grep -E ' s$|exported|Error' | tail -8
+  [ -f /tmp/sd15/model.json ] && echo "package ready" || echo "export not finished"
+}
+
 case $phase in
 start)
   mkdir -p /opt/gw/bin /opt/gw/lib
@@ -54,27 +62,25 @@ start)
     --static-size --cuda-graphs --jobs 6 --parts /tmp/sd15-parts --out /tmp/sd15 > /tmp/export.log 2>&1 &)
   (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --out /tmp/ref) 2>&1 | tail -3
   cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
-  echo "baseline (a), reference-style:"; oracle reference pytorch-reference --frames 16
-  grep -v Warning /tmp/export.log | grep -E 's$|exported|Error' | tail -8
+  if [ "${BASELINE:-1}" = 1 ]; then echo "baseline (a), reference-style:"; oracle reference pytorch-reference --frames 16; fi
+  wait_for_export
   ;;
 provider)
   xz -T0 -dc .gpu/rt2/libonnxruntime_providers_cuda.so.xz > /opt/gw/lib/libonnxruntime_providers_cuda.so
-  while [ ! -f /tmp/sd15/model.json ] && pgrep -f reatco_models > /dev/null && [ "$(left)" -gt 30 ]; do sleep 5; done
-  grep -v Warning /tmp/export.log | tail -8
-  [ -f /tmp/sd15/model.json ] && echo "package ready" || echo "export not finished"
+  wait_for_export
   ;;
 measure)
   [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run start (and provider) first"; exit 3; }
   bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
   REATCO_ORT_VERBOSE=1 timeout 200 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
-    --provider cuda --rad-frames 4,8,16 --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
+    --provider cuda --rad-frames "${RAD_FRAMES:-4,8,16}" --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
   grep -v '^\[\|^20[0-9][0-9]-' /tmp/graph-check.log | grep -E 'medianMs|peakGiB|cosine|error' | head -30
   # Node placement from the verbose log: which provider each compute node went to.
   grep -o 'Node(s) placed on \[[A-Za-z]*\]. Number of nodes: [0-9]*' /tmp/graph-check.log | sort | uniq -c > "$out/placement.txt"
   grep -A3 'placed on \[CPUExecutionProvider\]' /tmp/graph-check.log | grep -o ' [A-Za-z]* (' | sort | uniq -c | sort -rn | head -20 >> "$out/placement.txt"
   echo "engine, full clip:"; engine ort-edit --save-case /tmp/case-full
   echo "baseline (b), clean, same case:"; oracle clean pytorch-clean --case /tmp/case-full
-  if [ "$(left)" -gt 200 ]; then
+  if [ "${WINDOWS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then
     echo "engine, 8-frame windows:"; engine ort-edit-window8 --window 8 --stride 4 --save-case /tmp/case-window8
     echo "baseline (b), same windows:"; oracle clean pytorch-clean-window8 --case /tmp/case-window8
   fi

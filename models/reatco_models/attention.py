@@ -49,41 +49,31 @@ def _(q, k, v, heads):
 
 
 class HeadwiseAttention(torch.autograd.Function):
-    """Attention for the RAD gradient graph where nobody reads the probabilities: the forward keeps
-    only q, k, v, the output and the log-sum-exp, and the backward recomputes the probabilities one
-    head at a time (a flash-attention-style backward written in plain ops, so it exports). Explicit
-    softmax would keep a (frames x heads x tokens x 2 tokens) tensor per layer for the backward: about
-    60 GB at 4 frames of 448x768 in ONNX Runtime. Softmax and its backward run in float32, where fp16
-    gradients would underflow."""
+    """Attention for the RAD gradient graph where nobody reads the probabilities: the forward is the
+    fused kernel (ONNX Runtime's MultiHeadAttention in the graph) and keeps q, k, v and the output;
+    the backward recomputes the probabilities one head at a time with one softmax (a flash-attention
+    style backward written in plain ops, so it exports). Explicit attention in the forward would keep
+    a (frames x heads x tokens x 2 tokens) tensor per layer for the backward, about 60 GB at 4 frames
+    of 448x768, and cost most of the pass in ONNX Runtime's reductions. The backward runs in float32,
+    where fp16 gradients would underflow."""
 
     @staticmethod
     def forward(ctx, q, k, v, heads):
-        d = q.shape[-1] // heads
-        outs, lses = [], []
-        for h in range(heads):
-            qh, kh, vh = (t[..., h * d : (h + 1) * d].float() for t in (q, k, v))
-            scores = (qh @ kh.transpose(-1, -2)) * d**-0.5
-            lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-            outs.append(torch.exp(scores - lse) @ vh)
-            lses.append(lse)
-        out = torch.cat(outs, dim=-1)
-        ctx.save_for_backward(q, k, v, out, torch.cat(lses, dim=-1))
+        out = fused_attention(q, k, v, heads)
+        ctx.save_for_backward(q, k, v, out)
         ctx.heads = heads
-        return out.to(q.dtype)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, out, lse = ctx.saved_tensors
+        q, k, v, out = ctx.saved_tensors
         heads = ctx.heads
         d = q.shape[-1] // heads
         per_head = []
         for h in range(heads):
             part = slice(h * d, (h + 1) * d)
             qh, kh, vh, oh, goh = (t[..., part].float() for t in (q, k, v, out, grad_out))
-            # Scaled before the product, unlike the forward: the same expression would be merged
-            # with the forward's by common-subexpression elimination (ONNX Runtime runs it), keeping
-            # every layer's scores alive until the backward, which is what this recomputation avoids.
-            p = torch.exp((qh * d**-0.5) @ kh.transpose(-1, -2) - lse[..., h : h + 1])
+            p = torch.softmax((qh * d**-0.5) @ kh.transpose(-1, -2), dim=-1)
             dv = p.transpose(-1, -2) @ goh
             ds = p * (goh @ vh.transpose(-1, -2) - (goh * oh).sum(-1, keepdim=True))
             dq = (ds @ kh) * d**-0.5
@@ -140,16 +130,18 @@ class Attention(nn.Module):
 
 def first_and_previous(t: torch.Tensor, frames: int) -> torch.Tensor:
     """Keys (or values) of sparse-causal attention: frame i sees the clip's first frame and frame i-1
-    (frame 0 itself twice); t (b * frames, n, c) -> (b * frames, 2n, c). Frames are taken with split,
-    not slicing: a slice's backward is a scatter into zeros (ONNX ScatterND, which took 1.4 of the RAD
-    pass's 1.9 s on the H100), a split's is a concatenation."""
+    (frame 0 itself twice); t (b * frames, n, c) -> (b * frames, 2n, c). Frames are picked by 0/1
+    selection matrices (exact in any precision), whose derivative is their transpose: a slice's
+    derivative exports as ScatterND (1.4 of the RAD pass's 1.9 s on the H100) and a split of a
+    dynamic frame count as SplitToSequence (0.18 of 1.3 s at 16 frames on the H200)."""
     bf, n, c = t.shape
     b = bf // frames
-    t = t.reshape(b, frames, n, c)
-    head = t.split([1, frames - 1], dim=1)[0]
-    all_but_last = t.split([frames - 1, 1], dim=1)[0]
-    previous = torch.cat([head, all_but_last], dim=1)
-    return torch.cat([head.expand(b, frames, n, c), previous], dim=2).reshape(bf, 2 * n, c)
+    frame = torch.arange(frames, device=t.device)
+    first = (frame[None, :] == 0).expand(frames, frames)
+    previous = frame[None, :] == torch.clamp(frame - 1, min=0)[:, None]
+    flat = t.reshape(b, frames, n * c)
+    picked = [(m.to(t.dtype) @ flat).reshape(b, frames, n, c) for m in (first, previous)]
+    return torch.cat(picked, dim=2).reshape(bf, 2 * n, c)
 
 
 class SparseCausalSelfAttention(Attention):
