@@ -1,8 +1,8 @@
 /**
  * Which window of frames fits the GPU. The RAD gradient pass is what runs out of memory: it keeps
- * activations for the backward pass, and its head-by-head attention needs four float32 tensors of
- * (frames x tokens x 2 tokens) at the finest level while it runs. A window that would not fit is
- * never attempted; an out-of-memory error that still happens halves the window (see edit-pipeline).
+ * activations for the backward pass, and its head-by-head attention backward holds a few float32
+ * (frames x tokens x 2 tokens) maps at the finest level while it runs. A window that would not fit
+ * is never attempted; an out-of-memory error that still happens halves the window (see edit-pipeline).
  */
 
 export interface MemoryModel {
@@ -12,15 +12,18 @@ export interface MemoryModel {
   weightBytes: number;
 }
 
-/** Saved activations per frame and latent token, measured for SD-1.x's RAD pass (about 140 KB in
- *  PyTorch; ONNX Runtime's planner keeps more, hence the factor 2). */
-const ACTIVATION_BYTES_PER_TOKEN = 2 * 140e3;
-/** The attention transients: scores, probabilities and their gradients, float32, one head at a time. */
-const ATTENTION_TENSORS = 4;
+// Fitted to the GPU memory ONNX Runtime's CUDA provider takes for the SD-1.x RAD pass at 448x768
+// (H200, 2026-12-01: 16.7 GiB at 4 frames, 62.7 at 16, each window in a fresh session). That is
+// about four times the live activations (helper-service/results/gpu.md: the arena grows in powers
+// of two), split as the live tensors split between maps and the rest.
+/** Per frame and latent token: activations kept for the backward pass. */
+const ACTIVATION_BYTES_PER_TOKEN = 215e3;
+/** Float32 (tokens x 2 tokens) attention maps per frame, arena growth included. */
+const ATTENTION_MAPS = 13;
 
 export function radPeakBytes(model: MemoryModel, frames: number): number {
-  const attention = ATTENTION_TENSORS * 4 * frames * model.tokens * 2 * model.tokens;
-  return model.weightBytes + frames * model.tokens * ACTIVATION_BYTES_PER_TOKEN + attention;
+  const maps = ATTENTION_MAPS * 4 * model.tokens * 2 * model.tokens;
+  return model.weightBytes + frames * (model.tokens * ACTIVATION_BYTES_PER_TOKEN + maps);
 }
 
 export interface WindowPlan {
