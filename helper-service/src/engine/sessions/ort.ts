@@ -46,9 +46,12 @@ export function dataOf(tensor: ort.Tensor | undefined, name: string): Float32Arr
 const PROVIDER_LOAD_FAILURE = /providers_shared|providers_cuda|Failed to load (shared )?library|CUDA.*(not available|unavailable)|cudaGetDeviceCount/i;
 const OUT_OF_MEMORY = /out of memory|Failed to allocate memory|BFCArena|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation/i;
 
+// Errors only unless verbose: ONNX Runtime warns at every run of each ScatterND node in the RAD
+// graph ("only guarantees to be correct if indices are not duplicated"; the exporter's indices are
+// unique). The CUDA kernels warn through the default logger, which the session's level does not cover.
+ort.env.logLevel = process.env.REATCO_ORT_VERBOSE ? 'verbose' : 'error';
+
 function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionOptions {
-  // Errors only unless verbose: ONNX Runtime warns at every run of each ScatterND node in the RAD
-  // graph ("only guarantees to be correct if indices are not duplicated"; the exporter's indices are unique).
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: process.env.REATCO_ORT_VERBOSE ? 0 : 3 };
   if (request.provider === 'cuda') {
     options.executionProviders = [{ name: 'cuda', deviceId: request.deviceId ?? 0 }];
