@@ -18,8 +18,9 @@ _EXPLICIT = contextvars.ContextVar("explicit_attention", default=False)
 
 @contextlib.contextmanager
 def explicit_attention():
-    """Every attention as matmul + softmax: for tracing the RAD gradient graph, whose backward must
-    decompose into plain ONNX operators (a fused kernel's backward has no ONNX equivalent)."""
+    """Attention whose backward decomposes into plain ONNX operators, for tracing the RAD gradient
+    graph (a fused kernel's backward has no ONNX equivalent): matmul + softmax, or for the large
+    self-attention the fused forward with HeadwiseAttention's written-out backward."""
     token = _EXPLICIT.set(True)
     try:
         yield

@@ -5,7 +5,8 @@ in external files (the UNet graphs share one) and a self-describing model.json.
 The RAD graph is the joint forward+backward graph of `rad.rad_gradient`, traced by make_fx with core
 ATen decompositions (the recipe of ../shared/reference/onnx-gradient.md), symbolically so that
 frames, frame size and object count stay dynamic, and exported with torch.onnx.export(dynamo=True).
-It contains only standard ONNX operators.
+It contains standard ONNX operators, and ONNX Runtime's MultiHeadAttention for the forward of the
+self-attention (its backward is written in plain operators: attention.HeadwiseAttention).
 """
 
 from __future__ import annotations
