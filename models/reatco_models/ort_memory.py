@@ -118,9 +118,10 @@ def peak_memory(nodes: list[onnx.NodeProto], order: list[int], sizes: dict[str, 
     return best
 
 
-def graph_peak(path: str, sizes: dict[str, int], order: str = "ort") -> Peak:
-    """Peak activation memory of a graph file, in ONNX Runtime's order ("ort") or the file's ("file")."""
-    graph = onnx.load(path, load_external_data=False).graph
+def graph_peak(graph: str | onnx.GraphProto, sizes: dict[str, int], order: str = "ort") -> Peak:
+    """Peak activation memory of a graph (or graph file), in ONNX Runtime's order ("ort") or the file's ("file")."""
+    if isinstance(graph, str):
+        graph = onnx.load(graph, load_external_data=False).graph
     nodes = compute_nodes(graph)
     schedule = default_order(nodes) if order == "ort" else list(range(len(nodes)))
     return peak_memory(nodes, schedule, tensor_bytes(graph, sizes), [o.name for o in graph.output])
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
     graph = onnx.load(path, load_external_data=False).graph
     producers = {o: n.op_type for n in graph.node for o in n.output}
     for order in ("ort", "file"):
-        peak = graph_peak(path, sizes, order)
+        peak = graph_peak(graph, sizes, order)
         print(f"{order} order: peak {peak.bytes / 2**30:.2f} GiB at node {peak.step} of {peak.steps}")
         for name, size in sorted(peak.live.items(), key=lambda kv: -kv[1])[:6]:
             print(f"  {size / 2**20:9.0f} MiB  {producers.get(name)}  {name}")

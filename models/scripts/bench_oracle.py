@@ -126,11 +126,12 @@ def main() -> None:
         stride=1 if reference else args.stride,
         reference_costs=reference,
     )
-    frames = synthetic_frames(f, args.height, args.width)
-    tokenizer = ClipTokenizer.from_dir(args.tokenizer)
-    ids = tokenizer.encode("")
     if case:
         frames = np.fromfile(args.case / "source.rgb", dtype=np.uint8).reshape(f, args.height, args.width, 3)
+    else:
+        frames = synthetic_frames(f, args.height, args.width)
+    tokenizer = ClipTokenizer.from_dir(args.tokenizer)
+    ids = tokenizer.encode("")
     report: dict = {"mode": args.mode, "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "torch": torch.__version__, "frames": f, "size": [args.height, args.width], "settings": {k: v for k, v in settings.__dict__.items()}}
 
     def sync():
