@@ -3,7 +3,9 @@
   1. the VAE (reconstruction + a small KL term) on single frames;
   2. the video UNet and the CLIP-style text encoder together, ε-prediction on 8-frame clips with the
      same noise schedule as SD-1.x, captions dropped 10% of the time for classifier-free guidance,
-     with an exponential moving average of the weights.
+     with an exponential moving average of the weights; plus a grounding term (TokenCompose's token
+     loss, Wang et al. 2024) that asks each object word's RAD-level cross-attention to fall on that
+     object, so a word's attention and what the model draws there are bound (what RAD relies on).
 
 Clips are rendered on the GPU on the fly from seeds of the training stream (the benchmark draws from
 another stream). Each phase runs for a time budget; the final EMA weights, the VAE, the scaling factor
@@ -34,7 +36,7 @@ from .scheduler import DDIMScheduler
 from .tokenizer import ClipTokenizer
 from .unet3d import UNet3D
 from .vae import AutoencoderKL
-from .world import all_caption_words, random_scene, render_clip
+from .world import MAX_OBJECTS, Scene, all_caption_words, random_scene, render_layers
 
 TRAIN_STREAM = 1  # seeds: TRAIN_STREAM * 2**40 + step; the benchmark uses another stream
 
@@ -52,25 +54,52 @@ class TrainSettings:
     warmup: int = 200
     ema: float = 0.999
     caption_dropout: float = 0.1
+    grounding_weight: float = 0.02
     kl_weight: float = 1e-6
     seed: int = 20241211
-    workers: int = max(1, min(8, (os.cpu_count() or 2) - 2))
+    workers: int = max(1, (os.cpu_count() or 2) - 2)  # rendering, not the GPU, limits the tiny model
 
 
-def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, list[str]]:
-    """(clips, frames, 3, size, size) in [-1, 1] and their captions, from the training stream."""
+def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, torch.Tensor, list[Scene]]:
+    """(clips, frames, 3, size, size) in [-1, 1], each object's visible coverage (clips, MAX_OBJECTS,
+    frames, size, size) (zeros where a clip has fewer objects) and the scenes, from the training stream."""
     generator = torch.Generator().manual_seed(TRAIN_STREAM * 2**40 + step)
     scenes = [random_scene(generator, size) for _ in range(clips)]
-    video = torch.stack([render_clip(s, frames, size, device) for s in scenes]) / 127.5 - 1
-    return video, [s.caption for s in scenes]
+    layers = [render_layers(s, frames, size, device) for s in scenes]
+    video = torch.stack([img for img, _ in layers]) / 127.5 - 1
+    coverage = torch.zeros(clips, MAX_OBJECTS, frames, size, size, device=device)
+    for i, (_, objects) in enumerate(layers):
+        coverage[i, : len(objects)] = objects
+    return video, coverage, scenes
+
+
+def word_selection(tokenizer: ClipTokenizer, scene: Scene) -> torch.Tensor:
+    """(MAX_OBJECTS, 77): 1 at the tokens of each object's words ("red circle") in the scene's caption."""
+    selection = torch.zeros(MAX_OBJECTS, len(tokenizer.encode("")))
+    for k, obj in enumerate(scene.objects):
+        selection[k, tokenizer.find_word_tokens(scene.caption, obj.phrase).positions] = 1
+    return selection
+
+
+def grounding_loss(maps: torch.Tensor, coverage: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+    """TokenCompose's token loss: (1 - the share of a word's attention that lies on its object)²,
+    averaged over the selected words and frames.
+
+    maps (b, f, n, T): cross-attention probabilities over the n cells; coverage (b, K, f, n): how much
+    of each cell object k covers (a cell at least half covered counts fully); selection (b, K, T)."""
+    share = maps / maps.sum(dim=2, keepdim=True).clamp_min(1e-12)
+    on_object = torch.einsum("bfnt,bkfn->bkt", share, (2 * coverage).clamp(max=1)) / maps.shape[1]
+    return (selection * (1 - on_object) ** 2).sum() / selection.sum().clamp_min(1)
 
 
 class RenderedBatches(IterableDataset):
     """Batches rendered on the CPU by DataLoader workers, so the GPU never waits on Python; worker w
-    renders steps first + w, first + w + workers, ... (deterministic, disjoint)."""
+    renders steps first + w, first + w + workers, ... (deterministic, disjoint). With a tokenizer a
+    batch also holds the caption ids and, for the grounding loss, each object's coverage of the
+    `cell`-pixel attention grid (b, K, f, n) and its words' tokens (b, K, 77)."""
 
-    def __init__(self, first: int, clips: int, frames: int, size: int, tokenizer: ClipTokenizer | None):
-        self.first, self.clips, self.frames, self.size, self.tokenizer = first, clips, frames, size, tokenizer
+    def __init__(self, first: int, clips: int, frames: int, size: int, tokenizer: ClipTokenizer | None, cell: int = 1):
+        self.first, self.clips, self.frames, self.size, self.tokenizer, self.cell = first, clips, frames, size, tokenizer, cell
 
     def __iter__(self):
         info = get_worker_info()
@@ -78,14 +107,18 @@ class RenderedBatches(IterableDataset):
         torch.set_num_threads(1)
         step = self.first + worker
         while True:
-            video, captions = render_batch(step, self.clips, self.frames, self.size, "cpu")
-            ids = torch.stack([torch.tensor(self.tokenizer.encode(c)) for c in captions]) if self.tokenizer else torch.zeros(0)
-            yield video, ids
+            video, coverage, scenes = render_batch(step, self.clips, self.frames, self.size, "cpu")
+            if self.tokenizer is None:
+                yield video, torch.zeros(0), torch.zeros(0), torch.zeros(0)
+            else:
+                ids = torch.stack([torch.tensor(self.tokenizer.encode(s.caption)) for s in scenes])
+                cells = F.avg_pool2d(coverage.flatten(0, 2)[:, None], self.cell).reshape(*coverage.shape[:3], -1)
+                yield video, ids, cells, torch.stack([word_selection(self.tokenizer, s) for s in scenes])
             step += workers
 
 
-def batches(first: int, clips: int, frames: int, s: TrainSettings, tokenizer=None):
-    loader = DataLoader(RenderedBatches(first, clips, frames, s.size, tokenizer), batch_size=None, num_workers=s.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4 if s.workers else None)
+def batches(first: int, clips: int, frames: int, s: TrainSettings, tokenizer=None, cell: int = 1):
+    loader = DataLoader(RenderedBatches(first, clips, frames, s.size, tokenizer, cell), batch_size=None, num_workers=s.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4 if s.workers else None)
     return iter(loader)
 
 
@@ -105,7 +138,7 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     step = 0
     data = batches(10**9, s.vae_batch // 4, 4, s)
     while time.time() < deadline:
-        video, _ = next(data)
+        video = next(data)[0]
         frames = video.to(device, non_blocking=True).flatten(0, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.vae_lr, s.warmup)
@@ -128,7 +161,7 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
         step += 1
     vae.eval()
     with torch.no_grad():
-        video, _ = render_batch(2 * 10**9, 16, 4, s.size, device)
+        video = render_batch(2 * 10**9, 16, 4, s.size, device)[0]
         frames = video.flatten(0, 1)
         latents = vae.encode_mean(frames)
         psnr = 10 * math.log10(4 / F.mse_loss(vae.decode(latents), frames).item())
@@ -137,7 +170,8 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     return scale
 
 
-def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: AutoencoderKL, scale: float, tokenizer: ClipTokenizer, s: TrainSettings, device, log, checkpoint) -> tuple[UNet3D, CLIPTextModel]:
+def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: AutoencoderKL, scale: float, tokenizer: ClipTokenizer, s: TrainSettings, device, log, checkpoint, first: int = 0) -> tuple[UNet3D, CLIPTextModel, int]:
+    """Trains from step `first` of the training stream (a resumed run goes on to clips it has not seen)."""
     params = list(unet.parameters()) + list(text.parameters())
     optimizer = torch.optim.AdamW(params, lr=s.unet_lr, weight_decay=0.01)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text).requires_grad_(False)
@@ -146,16 +180,16 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
     deadline = time.time() + 60 * s.unet_minutes
     last_checkpoint = started = time.time()
     step = 0
-    data = batches(0, s.unet_batch, s.frames, s, tokenizer)
+    data = batches(first, s.unet_batch, s.frames, s, tokenizer, cfg.attention_cell_px)
     while time.time() < deadline:
-        video, ids = next(data)
-        video, ids = video.to(device, non_blocking=True), ids.to(device, non_blocking=True)
+        video, ids, coverage, selection = (x.to(device, non_blocking=True) for x in next(data))
         with torch.no_grad():
             latents = vae.encode_mean(video.flatten(0, 1)).float() * scale
             b, f = video.shape[:2]
             x0 = latents.reshape(b, f, *latents.shape[1:]).permute(0, 2, 1, 3, 4)  # (b, C, F, h, w)
         drop = torch.rand(b, device=device) < s.caption_dropout
         ids = torch.where(drop[:, None], empty[None, :], ids)
+        selection = selection * ~drop[:, None, None]
         t = torch.randint(0, cfg.scheduler.num_train_timesteps, (b,), device=device)
         noise = torch.randn_like(x0)
         a = alphas[t].view(b, 1, 1, 1, 1)
@@ -163,8 +197,10 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.unet_lr, s.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            prediction = unet(xt, t.float(), text(ids))
-        loss = F.mse_loss(prediction.float(), noise)
+            prediction, maps = unet.forward_with_rad_attention(xt, t.float(), text(ids))
+        denoising = F.mse_loss(prediction.float(), noise)
+        grounding = grounding_loss(maps.float(), coverage, selection)
+        loss = denoising + s.grounding_weight * grounding
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -175,13 +211,13 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
                 for p, q in zip(model.parameters(), average.parameters()):
                     q.lerp_(p, 1 - decay)
         if step % 200 == 0:
-            log(f"unet step {step} loss {loss.item():.4f} ({step / max(time.time() - started, 1e-6):.1f} steps/s)")
+            log(f"unet step {step} loss {denoising.item():.4f} grounding {grounding.item():.3f} ({step / max(time.time() - started, 1e-6):.1f} steps/s)")
         if time.time() - last_checkpoint > 60:
-            checkpoint(ema_unet, ema_text, step)
+            checkpoint(ema_unet, ema_text, first + step)
             last_checkpoint = time.time()
         step += 1
     log(f"unet done: {step} steps")
-    return ema_unet, ema_text
+    return ema_unet, ema_text, first + step
 
 
 def train(out: Path, settings: TrainSettings | None = None, device_name: str | None = None, log=print, init: Path | None = None) -> dict:
@@ -200,25 +236,28 @@ def train(out: Path, settings: TrainSettings | None = None, device_name: str | N
     vae = AutoencoderKL(cfg.vae).to(device)
     unet = UNet3D(cfg.unet).to(device)
     text = CLIPTextModel(cfg.text).to(device)
+    first = 0
     if init is not None:  # resume from an earlier run's weights (its tokenizer must be this one)
+        # Runs before "unet_steps" was recorded restarted the stream at 0 and never ran 5000 steps.
+        first = json.loads((init / "training.json").read_text()).get("unet_steps", 5000)
         weights = load_file(str(init / "weights.safetensors"))
         for prefix, module in (("unet.", unet), ("text.", text), ("vae.", vae)):
             module.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
-        log(f"resumed from {init}")
+        log(f"resumed from {init} at step {first} of the training stream")
     started = time.time()
     scale = train_vae(vae, s, device, log)
     vae.requires_grad_(False)
 
-    def checkpoint(u, t, step):
+    def checkpoint(u, t, unet_steps):
         weights = {f"unet.{k}": v.float().cpu().contiguous() for k, v in u.state_dict().items()}
         weights.update({f"text.{k}": v.float().cpu().contiguous() for k, v in t.state_dict().items()})
         weights.update({f"vae.{k}": v.float().cpu().contiguous() for k, v in vae.state_dict().items()})
         save_file(weights, str(out / "weights.safetensors.tmp"))
         (out / "weights.safetensors.tmp").replace(out / "weights.safetensors")
-        meta = {"step": step, "scaling_factor": scale, "settings": asdict(s), "config": cfg.to_dict(), "minutes": (time.time() - started) / 60}
+        meta = {"unet_steps": unet_steps, "scaling_factor": scale, "settings": asdict(s), "config": cfg.to_dict(), "minutes": (time.time() - started) / 60}
         (out / "training.json").write_text(json.dumps(meta, indent=1))
 
-    ema_unet, ema_text = train_unet(cfg, unet, text, vae, scale, tokenizer, s, device, log, checkpoint)
-    checkpoint(ema_unet, ema_text, -1)
+    ema_unet, ema_text, unet_steps = train_unet(cfg, unet, text, vae, scale, tokenizer, s, device, log, checkpoint, first)
+    checkpoint(ema_unet, ema_text, unet_steps)
     log(f"wrote {out} after {(time.time() - started) / 60:.1f} minutes")
     return json.loads((out / "training.json").read_text())

@@ -233,6 +233,13 @@ class MidBlock(nn.Module):
         return self.resnets[1](x, temb, frames)
 
 
+def _mean_maps(store: list[torch.Tensor], b: int, frames: int) -> torch.Tensor:
+    """Recorded cross-attention probabilities (b, heads, f*n, tokens) per layer -> their mean over
+    layers and heads, (b, f, n, tokens)."""
+    maps = torch.stack(store).mean(dim=(0, 2))
+    return maps.reshape(b, frames, -1, maps.shape[-1])
+
+
 class UNet3D(nn.Module):
     def __init__(self, cfg: UNetConfig):
         super().__init__()
@@ -301,6 +308,13 @@ class UNet3D(nn.Module):
         """ε prediction. sample (b, 4, f, h, w), timestep () or (b,), context (b, 77, D)."""
         return self._run(sample, timestep, context, None)
 
+    def forward_with_rad_attention(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ε prediction and the RAD-level cross-attention probabilities averaged over layers and heads,
+        (b, f, ah*aw, tokens): training supervises where each object word attends."""
+        store: list[torch.Tensor] = []
+        eps = self._run(sample, timestep, context, store, stop_early=False)
+        return eps, _mean_maps(store, sample.shape[0], sample.shape[2])
+
     def rad_attention(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, full_forward: bool = False) -> torch.Tensor:
         """The map RAD reads: cross-attention probabilities of the RAD-level layers (down and up blocks
         at latent / 2**rad_level), averaged over layers and heads. Returns (b, f, ah, aw, tokens).
@@ -309,5 +323,4 @@ class UNet3D(nn.Module):
         self._run(sample, timestep, context, store, stop_early=not full_forward)
         b, _, f, h, w = sample.shape
         scale = 2**self.config.rad_level
-        maps = torch.stack(store).mean(dim=(0, 2))  # (b, f*ah*aw, tokens)
-        return maps.reshape(b, f, h // scale, w // scale, maps.shape[-1])
+        return _mean_maps(store, b, f).reshape(b, f, h // scale, w // scale, -1)

@@ -28,6 +28,7 @@ COLORS: dict[str, tuple[int, int, int]] = {
 SHAPES = ("circle", "square", "triangle", "star", "ring")
 TEXTURES = ("gradient", "striped", "checkered", "cloudy")
 BACKGROUND_COLORS = ("red", "green", "blue", "yellow", "purple", "orange", "white", "black")
+MAX_OBJECTS = 3
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _bounce(value: float, low: float, high: float) -> float:
     return low + (phase if phase <= span else 2 * span - phase)
 
 
-def random_scene(generator: torch.Generator, size: int, max_objects: int = 3, moving: bool = True) -> Scene:
+def random_scene(generator: torch.Generator, size: int, max_objects: int = MAX_OBJECTS, moving: bool = True) -> Scene:
     def pick(options):
         return options[int(torch.randint(len(options), (1,), generator=generator))]
 
@@ -172,18 +173,27 @@ def render_background(scene: Scene, size: int, device="cpu") -> torch.Tensor:
     return base[:, None, None] * (1 - blend) + other[:, None, None] * blend  # (3, H, W), 0..255
 
 
-def render_clip(scene: Scene, frames: int, size: int, device="cpu") -> torch.Tensor:
-    """(frames, 3, size, size) float in 0..255; all frames of an object in one pass."""
+def render_layers(scene: Scene, frames: int, size: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(frames, 3, size, size) float in 0..255, and how much of each pixel each object covers where it
+    is visible, later objects hiding earlier ones: (objects, frames, size, size) in 0..1."""
     img = render_background(scene, size, device)[None].repeat(frames, 1, 1, 1)
     grid = torch.arange(size, dtype=torch.float32, device=device) + 0.5
     y, x = grid[None, :, None], grid[None, None, :]
+    visible: list[torch.Tensor] = []
     for obj in scene.objects:
         centres = torch.tensor([obj.centre(f, size) for f in range(frames)], dtype=torch.float32, device=device)
         cx, cy = centres[:, 0, None, None], centres[:, 1, None, None]
-        alpha = (0.5 - _shape_sdf(obj.shape, x - cx, y - cy, obj.radius)).clamp(0, 1)[:, None]
+        alpha = (0.5 - _shape_sdf(obj.shape, x - cx, y - cy, obj.radius)).clamp(0, 1)
         color = torch.tensor(COLORS[obj.color], dtype=torch.float32, device=device)[None, :, None, None]
-        img = img * (1 - alpha) + color * alpha
-    return img
+        img = img * (1 - alpha[:, None]) + color * alpha[:, None]
+        visible = [v * (1 - alpha) for v in visible] + [alpha]
+    coverage = torch.stack(visible) if visible else torch.zeros(0, frames, size, size, device=device)
+    return img, coverage
+
+
+def render_clip(scene: Scene, frames: int, size: int, device="cpu") -> torch.Tensor:
+    """(frames, 3, size, size) float in 0..255; all frames of an object in one pass."""
+    return render_layers(scene, frames, size, device)[0]
 
 
 def all_caption_words() -> list[str]:
