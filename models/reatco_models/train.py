@@ -57,7 +57,7 @@ class TrainSettings:
     grounding_weight: float = 0.02
     kl_weight: float = 1e-6
     seed: int = 20241211
-    workers: int = max(1, (os.cpu_count() or 2) - 2)  # rendering, not the GPU, limits the tiny model
+    workers: int = max(1, (os.cpu_count() or 2) - 2)  # clips are rendered on the CPU
 
 
 def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, torch.Tensor, list[Scene]]:
@@ -238,8 +238,8 @@ def train(out: Path, settings: TrainSettings | None = None, device_name: str | N
     text = CLIPTextModel(cfg.text).to(device)
     first = 0
     if init is not None:  # resume from an earlier run's weights (its tokenizer must be this one)
-        # Runs before "unet_steps" was recorded restarted the stream at 0 and never ran 5000 steps.
-        first = json.loads((init / "training.json").read_text()).get("unet_steps", 5000)
+        # Runs before "stream_position" was recorded restarted the stream at 0 and never ran 5000 steps.
+        first = json.loads((init / "training.json").read_text()).get("stream_position", 5000)
         weights = load_file(str(init / "weights.safetensors"))
         for prefix, module in (("unet.", unet), ("text.", text), ("vae.", vae)):
             module.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
@@ -248,16 +248,16 @@ def train(out: Path, settings: TrainSettings | None = None, device_name: str | N
     scale = train_vae(vae, s, device, log)
     vae.requires_grad_(False)
 
-    def checkpoint(u, t, unet_steps):
+    def checkpoint(u, t, stream_position):
         weights = {f"unet.{k}": v.float().cpu().contiguous() for k, v in u.state_dict().items()}
         weights.update({f"text.{k}": v.float().cpu().contiguous() for k, v in t.state_dict().items()})
         weights.update({f"vae.{k}": v.float().cpu().contiguous() for k, v in vae.state_dict().items()})
         save_file(weights, str(out / "weights.safetensors.tmp"))
         (out / "weights.safetensors.tmp").replace(out / "weights.safetensors")
-        meta = {"unet_steps": unet_steps, "scaling_factor": scale, "settings": asdict(s), "config": cfg.to_dict(), "minutes": (time.time() - started) / 60}
+        meta = {"stream_position": stream_position, "scaling_factor": scale, "settings": asdict(s), "config": cfg.to_dict(), "minutes": (time.time() - started) / 60}
         (out / "training.json").write_text(json.dumps(meta, indent=1))
 
-    ema_unet, ema_text, unet_steps = train_unet(cfg, unet, text, vae, scale, tokenizer, s, device, log, checkpoint, first)
-    checkpoint(ema_unet, ema_text, unet_steps)
+    ema_unet, ema_text, stream_position = train_unet(cfg, unet, text, vae, scale, tokenizer, s, device, log, checkpoint, first)
+    checkpoint(ema_unet, ema_text, stream_position)
     log(f"wrote {out} after {(time.time() - started) / 60:.1f} minutes")
     return json.loads((out / "training.json").read_text())
