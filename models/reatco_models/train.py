@@ -33,7 +33,7 @@ from .bpe_train import train_clip_bpe, write_clip_bpe
 from .clip_text import CLIPTextModel
 from .config import ModelConfig, shapes_config
 from .scheduler import DDIMScheduler
-from .tokenizer import ClipTokenizer
+from .tokenizer import MAX_LENGTH, ClipTokenizer
 from .unet3d import UNet3D
 from .vae import AutoencoderKL
 from .world import MAX_OBJECTS, Scene, all_caption_words, random_scene, render_layers
@@ -60,22 +60,18 @@ class TrainSettings:
     workers: int = max(1, (os.cpu_count() or 2) - 2)  # clips are rendered on the CPU
 
 
-def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, torch.Tensor, list[Scene]]:
-    """(clips, frames, 3, size, size) in [-1, 1], each object's visible coverage (clips, MAX_OBJECTS,
-    frames, size, size) (zeros where a clip has fewer objects) and the scenes, from the training stream."""
+def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, list[torch.Tensor], list[Scene]]:
+    """(clips, frames, 3, size, size) in [-1, 1], each clip's object coverage (objects, frames, size,
+    size) and the scenes, from the training stream."""
     generator = torch.Generator().manual_seed(TRAIN_STREAM * 2**40 + step)
     scenes = [random_scene(generator, size) for _ in range(clips)]
     layers = [render_layers(s, frames, size, device) for s in scenes]
-    video = torch.stack([img for img, _ in layers]) / 127.5 - 1
-    coverage = torch.zeros(clips, MAX_OBJECTS, frames, size, size, device=device)
-    for i, (_, objects) in enumerate(layers):
-        coverage[i, : len(objects)] = objects
-    return video, coverage, scenes
+    return torch.stack([img for img, _ in layers]) / 127.5 - 1, [coverage for _, coverage in layers], scenes
 
 
 def word_selection(tokenizer: ClipTokenizer, scene: Scene) -> torch.Tensor:
     """(MAX_OBJECTS, 77): 1 at the tokens of each object's words ("red circle") in the scene's caption."""
-    selection = torch.zeros(MAX_OBJECTS, len(tokenizer.encode("")))
+    selection = torch.zeros(MAX_OBJECTS, MAX_LENGTH)
     for k, obj in enumerate(scene.objects):
         selection[k, tokenizer.find_word_tokens(scene.caption, obj.phrase).positions] = 1
     return selection
@@ -107,12 +103,14 @@ class RenderedBatches(IterableDataset):
         torch.set_num_threads(1)
         step = self.first + worker
         while True:
-            video, coverage, scenes = render_batch(step, self.clips, self.frames, self.size, "cpu")
+            video, coverages, scenes = render_batch(step, self.clips, self.frames, self.size, "cpu")
             if self.tokenizer is None:
                 yield video, torch.zeros(0), torch.zeros(0), torch.zeros(0)
             else:
                 ids = torch.stack([torch.tensor(self.tokenizer.encode(s.caption)) for s in scenes])
-                cells = F.avg_pool2d(coverage.flatten(0, 2)[:, None], self.cell).reshape(*coverage.shape[:3], -1)
+                cells = torch.zeros(self.clips, MAX_OBJECTS, self.frames, (self.size // self.cell) ** 2)
+                for i, coverage in enumerate(coverages):
+                    cells[i, : len(coverage)] = F.avg_pool2d(coverage, self.cell).flatten(2)
                 yield video, ids, cells, torch.stack([word_selection(self.tokenizer, s) for s in scenes])
             step += workers
 
