@@ -39,7 +39,7 @@ def rank_weights(masks: torch.Tensor, fraction: float = 0.2) -> tuple[torch.Tens
     masks (K, F, N) of 0/1; k = floor(fraction * cells), at least 1, inside (fg) and outside (bg)."""
     n = masks.shape[-1]
     inside = masks.sum(-1)
-    ranks = torch.arange(n, dtype=torch.float32)
+    ranks = torch.arange(n, dtype=torch.float32, device=masks.device)
 
     def weights(count: torch.Tensor) -> torch.Tensor:
         k = torch.clamp(torch.floor(count.double() * fraction), min=1).float()

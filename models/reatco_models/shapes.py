@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
-from .world import COLORS, SHAPES, Scene, WorldObject, caption_for, random_scene, render_clip
+from .world import COLORS, Scene, WorldObject, caption_for, new_look, random_scene, render_clip
 
 BENCHMARK_STREAM = 7
 DEMO_SEED = 3
@@ -35,18 +35,6 @@ def _box(obj: WorldObject, frame: int, size: int, margin: float = 1.25) -> list[
     return [max(0.0, x - r), max(0.0, y - r), min(float(size), x + r), min(float(size), y + r)]
 
 
-def _new_object(scene: Scene, generator: torch.Generator, avoid_color: str) -> tuple[str, str]:
-    """A colour and a shape for the edited object; its shape appears nowhere else in the scene, so its
-    word is unambiguous in the edited prompt (RAD steers one token per word)."""
-    shapes_in_scene = {o.shape for o in scene.objects}
-    colors_in_scene = {o.color for o in scene.objects} | {scene.background, avoid_color}
-    while True:  # and a colour of its own, so the scorer finds it by colour alone
-        color = list(COLORS)[int(torch.randint(len(COLORS), (1,), generator=generator))]
-        shape = SHAPES[int(torch.randint(len(SHAPES), (1,), generator=generator))]
-        if color not in colors_in_scene and shape not in shapes_in_scene:
-            return color, shape
-
-
 def benchmark_case(index: int, frames: int, size: int) -> dict:
     """Case `index`: even indices replace an object, odd ones add one in an empty region; the track
     is static for index % 4 in (0, 1) and moving otherwise."""
@@ -59,12 +47,12 @@ def benchmark_case(index: int, frames: int, size: int) -> dict:
             break
     if index % 2 == 0:  # replace the first object, in a region that follows it
         target = scene.objects[0]
-        color, shape = _new_object(scene, generator, target.color)
+        color, shape = new_look(scene, generator, target.color)
         phrases = [f"{color} {shape}"] + [o.phrase for o in scene.objects[1:]]
         track = [{"frame": f, "box": _box(target, f, size)} for f in ((0,) if not moving else (0, frames - 1))]
         kind = "replace"
     else:  # add an object in an empty area, keeping the others
-        color, shape = _new_object(scene, generator, "")
+        color, shape = new_look(scene, generator, "")
         radius = 0.16 * size
         others = [o.centre(0, size) for o in scene.objects]
         candidates = [(x, y) for x in (0.25 * size, 0.75 * size) for y in (0.25 * size, 0.75 * size)]

@@ -5,7 +5,18 @@
      same noise schedule as SD-1.x, captions dropped 10% of the time for classifier-free guidance,
      with an exponential moving average of the weights; plus a grounding term (TokenCompose's token
      loss, Wang et al. 2024) that asks each object word's RAD-level cross-attention to fall on that
-     object, so a word's attention and what the model draws there are bound (what RAD relies on).
+     object, so a word's attention and what the model draws there are bound (what RAD relies on),
+     and RAD's own loss on each object word and the object's box, so that the word's attention,
+     sharpened the way the reference sharpens it (x100 over the tokens), is large inside the box
+     and small outside: SD-1.x's attention behaves so, and RAD's constants assume it. Without it
+     a word can hold a negligible share of a cell's attention wherever its object is not, and
+     RAD's gradient there vanishes;
+  3. and, for a quarter of each batch, edits as ReAtCo makes them: a clip noised at a RAD-phase
+     timestep from a source scene that lacks the captioned object (added) or has another one there
+     (replaced), moved by one RAD step towards the object's region, and asked to denoise into the
+     scene the caption describes. Plain training never shows a latent that lacks what its caption
+     names, so without this the model turns the DDIM-inverted background of an add edit back into
+     background however strongly RAD pulls the word's attention into the region.
 
 Clips are rendered on the GPU on the fly from seeds of the training stream (the benchmark draws from
 another stream). Each phase runs for a time budget; the final EMA weights, the VAE, the scaling factor
@@ -36,7 +47,8 @@ from .scheduler import DDIMScheduler
 from .tokenizer import MAX_LENGTH, ClipTokenizer
 from .unet3d import UNet3D
 from .vae import AutoencoderKL
-from .world import MAX_OBJECTS, Scene, all_caption_words, random_scene, render_layers
+from .rad import LOSS_SCALE, rad_loss, rad_statistics, rank_weights, smooth_3d, step_size
+from .world import MAX_OBJECTS, Scene, WorldObject, all_caption_words, edit_source, random_scene, render_clip, render_layers
 
 TRAIN_STREAM = 1  # seeds: TRAIN_STREAM * 2**40 + step; the benchmark uses another stream
 
@@ -55,6 +67,9 @@ class TrainSettings:
     ema: float = 0.999
     caption_dropout: float = 0.1
     grounding_weight: float = 0.02
+    rad_grounding_weight: float = 0.01
+    edit_fraction: float = 0.25
+    edit_margin: float = 1.2  # the RAD region around an edited object, as the benchmark's regions
     kl_weight: float = 1e-6
     seed: int = 20241211
     workers: int = max(1, (os.cpu_count() or 2) - 2)  # clips are rendered on the CPU
@@ -67,6 +82,19 @@ def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple
     scenes = [random_scene(generator, size) for _ in range(clips)]
     layers = [render_layers(s, frames, size, device) for s in scenes]
     return torch.stack([img for img, _ in layers]) / 127.5 - 1, [coverage for _, coverage in layers], scenes
+
+
+def region_cells(obj: WorldObject, frames: int, size: int, cell: int, margin: float) -> torch.Tensor:
+    """(frames, size/cell, size/cell) 0/1: the object's box grown by `margin`, on the attention grid
+    the way the engine rasterises a region (coordinates / cell, rounded half to even)."""
+    grid = size // cell
+    cells = torch.zeros(frames, grid, grid)
+    for f in range(frames):
+        x, y = obj.centre(f, size)
+        r = obj.radius * margin
+        x1, y1, x2, y2 = (min(grid, max(0, round(v / cell))) for v in (x - r, y - r, x + r, y + r))
+        cells[f, y1:y2, x1:x2] = 1
+    return cells
 
 
 def word_selection(tokenizer: ClipTokenizer, scene: Scene) -> torch.Tensor:
@@ -88,14 +116,34 @@ def grounding_loss(maps: torch.Tensor, coverage: torch.Tensor, selection: torch.
     return (selection * (1 - on_object) ** 2).sum() / selection.sum().clamp_min(1)
 
 
+def rad_grounding_loss(maps: torch.Tensor, boxes: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+    """RAD's loss, (1 - fg)_+ + bg, for every selected word and its object's box (rad.rad_statistics
+    for all tokens at once), averaged over the selected words.
+
+    maps (b, f, n, T) with n a square grid; boxes (b, K, f, n) 0/1; selection (b, K, T)."""
+    b, f, n, tokens = maps.shape
+    grid = math.isqrt(n)
+    s = torch.softmax(100 * maps[..., 1 : tokens - 1], dim=-1)
+    a = smooth_3d(s.permute(0, 3, 1, 2).reshape(-1, f, grid, grid)).reshape(b, 1, tokens - 2, f, n)
+    inside = boxes[:, :, None]
+    weights_fg, weights_bg = (w[:, :, None] for w in rank_weights(boxes))
+    fg = (torch.sort(a * inside, dim=-1, descending=True).values * weights_fg).sum(-1).mean(-1)  # (b, K, T-2)
+    bg = (torch.sort(a * (1 - inside), dim=-1, descending=True).values * weights_bg).sum(-1).mean(-1)
+    words = selection[..., 1 : tokens - 1]
+    return (words * (F.relu(1 - fg) + bg)).sum() / words.sum().clamp_min(1)
+
+
 class RenderedBatches(IterableDataset):
     """Batches rendered on the CPU by DataLoader workers, so the GPU never waits on Python; worker w
-    renders steps first + w, first + w + workers, ... (deterministic, disjoint). With a tokenizer a
-    batch also holds the caption ids and, for the grounding loss, each object's coverage of the
-    `cell`-pixel attention grid (b, K, f, n) and its words' tokens (b, K, 77)."""
+    renders steps first + w, first + w + workers, ... (deterministic, disjoint). A batch is a dict:
+    "video" (b, f, 3, size, size) and, with a tokenizer, the caption "ids", for the grounding loss
+    each object's "coverage" of the `cell`-pixel attention grid (b, K, f, n), its box there as a
+    region ("boxes", same shape, 0/1) and its words' tokens "selection" (b, K, 77), and for the first `edits` clips an edit's "source" video, the edited
+    object's "region" on the attention grid (e, f, g, g) and its shape word's "token" (e,)."""
 
-    def __init__(self, first: int, clips: int, frames: int, size: int, tokenizer: ClipTokenizer | None, cell: int = 1):
+    def __init__(self, first: int, clips: int, frames: int, size: int, tokenizer: ClipTokenizer | None, cell: int = 1, edits: int = 0, margin: float = 1.2):
         self.first, self.clips, self.frames, self.size, self.tokenizer, self.cell = first, clips, frames, size, tokenizer, cell
+        self.edits, self.margin = edits, margin
 
     def __iter__(self):
         info = get_worker_info()
@@ -105,18 +153,35 @@ class RenderedBatches(IterableDataset):
         while True:
             video, coverages, scenes = render_batch(step, self.clips, self.frames, self.size, "cpu")
             if self.tokenizer is None:
-                yield video, torch.zeros(0), torch.zeros(0), torch.zeros(0)
+                yield {"video": video}
             else:
                 ids = torch.stack([torch.tensor(self.tokenizer.encode(s.caption)) for s in scenes])
                 cells = torch.zeros(self.clips, MAX_OBJECTS, self.frames, (self.size // self.cell) ** 2)
-                for i, coverage in enumerate(coverages):
+                boxes = torch.zeros_like(cells)
+                for i, (coverage, scene) in enumerate(zip(coverages, scenes)):
                     cells[i, : len(coverage)] = F.avg_pool2d(coverage, self.cell).flatten(2)
-                yield video, ids, cells, torch.stack([word_selection(self.tokenizer, s) for s in scenes])
+                    for k, obj in enumerate(scene.objects):
+                        boxes[i, k] = region_cells(obj, self.frames, self.size, self.cell, self.margin).flatten(1)
+                selection = torch.stack([word_selection(self.tokenizer, s) for s in scenes])
+                yield {"video": video, "ids": ids, "coverage": cells, "boxes": boxes, "selection": selection, **self.edit_pairs(step, scenes)}
             step += workers
 
+    def edit_pairs(self, step: int, scenes: list[Scene]) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().manual_seed(TRAIN_STREAM * 2**40 + 2**39 + step)  # independent of the scenes' draws
+        sources, regions, tokens = [], [], []
+        for scene in scenes[: self.edits]:
+            source, k = edit_source(scene, generator)
+            edited = scene.objects[k]
+            sources.append(render_clip(source, self.frames, self.size) / 127.5 - 1)
+            regions.append(region_cells(edited, self.frames, self.size, self.cell, self.margin))
+            tokens.append(self.tokenizer.find_word_tokens(scene.caption, edited.phrase).positions[-1])
+        if not sources:
+            return {}
+        return {"source": torch.stack(sources), "region": torch.stack(regions), "token": torch.tensor(tokens)}
 
-def batches(first: int, clips: int, frames: int, s: TrainSettings, tokenizer=None, cell: int = 1):
-    loader = DataLoader(RenderedBatches(first, clips, frames, s.size, tokenizer, cell), batch_size=None, num_workers=s.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4 if s.workers else None)
+
+def batches(first: int, clips: int, frames: int, s: TrainSettings, tokenizer=None, cell: int = 1, edits: int = 0):
+    loader = DataLoader(RenderedBatches(first, clips, frames, s.size, tokenizer, cell, edits, s.edit_margin), batch_size=None, num_workers=s.workers, pin_memory=torch.cuda.is_available(), prefetch_factor=4 if s.workers else None)
     return iter(loader)
 
 
@@ -136,7 +201,7 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     step = 0
     data = batches(10**9, s.vae_batch // 4, 4, s)
     while time.time() < deadline:
-        video = next(data)[0]
+        video = next(data)["video"]
         frames = video.to(device, non_blocking=True).flatten(0, 1)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.vae_lr, s.warmup)
@@ -168,6 +233,24 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     return scale
 
 
+def rad_step(unet: UNet3D, latent: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, region: torch.Tensor, token: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One RAD update of each clip's latent, z - α ∂L/∂z with the reference's loss (Σ (1-fg)_+ + Σ bg,
+    one object per clip): latent (e, C, f, h, w), region (e, f, g, g), token (e,), alpha (e,).
+    Returns the moved latents and each clip's fg score before the move."""
+    z = latent.detach().requires_grad_(True)
+    one, zero = torch.ones(1, device=z.device), torch.zeros(1, device=z.device)
+    with torch.enable_grad(), torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=z.device.type == "cuda"):
+        attention = unet.rad_attention(z, timestep, context).float()
+        loss, scores = 0.0, []
+        for i in range(z.shape[0]):  # clips are independent (no normalisation spans the batch)
+            masks = region[i : i + 1].flatten(2)
+            fg, bg = rad_statistics(attention[i], region[i : i + 1], token[i : i + 1], *(w.to(z.device) for w in rank_weights(masks.cpu())))
+            loss = loss + rad_loss(fg, bg, one, one, zero)
+            scores.append(fg)
+        grad = torch.autograd.grad(loss * LOSS_SCALE, [z])[0] / LOSS_SCALE
+    return (latent - alpha.view(-1, 1, 1, 1, 1) * grad.float()).detach(), torch.cat(scores).detach()
+
+
 def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: AutoencoderKL, scale: float, tokenizer: ClipTokenizer, s: TrainSettings, device, log, checkpoint, first: int = 0) -> tuple[UNet3D, CLIPTextModel, int]:
     """Trains from step `first` of the training stream (a resumed run goes on to clips it has not seen)."""
     params = list(unet.parameters()) + list(text.parameters())
@@ -178,27 +261,48 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
     deadline = time.time() + 60 * s.unet_minutes
     last_checkpoint = started = time.time()
     step = 0
-    data = batches(first, s.unet_batch, s.frames, s, tokenizer, cfg.attention_cell_px)
-    while time.time() < deadline:
-        video, ids, coverage, selection = (x.to(device, non_blocking=True) for x in next(data))
+    edits = round(s.edit_fraction * s.unet_batch)
+    data = batches(first, s.unet_batch, s.frames, s, tokenizer, cfg.attention_cell_px, edits)
+    steps = cfg.scheduler.num_train_timesteps
+
+    def encode(video):
         with torch.no_grad():
             latents = vae.encode_mean(video.flatten(0, 1)).float() * scale
-            b, f = video.shape[:2]
-            x0 = latents.reshape(b, f, *latents.shape[1:]).permute(0, 2, 1, 3, 4)  # (b, C, F, h, w)
-        drop = torch.rand(b, device=device) < s.caption_dropout
+            return latents.reshape(*video.shape[:2], *latents.shape[1:]).permute(0, 2, 1, 3, 4)  # (b, C, F, h, w)
+
+    while time.time() < deadline:
+        batch = {k: x.to(device, non_blocking=True) for k, x in next(data).items()}
+        ids, coverage, selection = batch["ids"], batch["coverage"], batch["selection"]
+        x0 = encode(batch["video"])
+        b = x0.shape[0]
+        drop = (torch.rand(b, device=device) < s.caption_dropout) & (torch.arange(b, device=device) >= edits)  # an edit needs its caption
         ids = torch.where(drop[:, None], empty[None, :], ids)
         selection = selection * ~drop[:, None, None]
-        t = torch.randint(0, cfg.scheduler.num_train_timesteps, (b,), device=device)
+        t = torch.randint(0, steps, (b,), device=device)
+        t[:edits] = torch.randint(steps // 2, steps, (edits,), device=device)  # RAD acts on the first half of the schedule
         noise = torch.randn_like(x0)
         a = alphas[t].view(b, 1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        target = noise
+        if edits:
+            with torch.no_grad():
+                context = text(ids[:edits])
+            index = ((steps - 19 - t[:edits]) / (steps // 50)).round().clamp(0, 24)  # the 50-step schedule's i
+            alpha = torch.tensor([step_size(int(i), 50) for i in index], device=device) * (1 + 2 * torch.rand(edits, device=device))
+            source = a[:edits].sqrt() * encode(batch["source"]) + (1 - a[:edits]).sqrt() * noise[:edits]
+            moved, fg = rad_step(unet, source, t[:edits].float(), context, batch["region"], batch["token"], alpha)
+            # The prediction that denoises the moved source latent into the edited scene.
+            edit_target = (moved - a[:edits].sqrt() * x0[:edits]) / (1 - a[:edits]).sqrt()
+            xt = torch.cat([moved, xt[edits:]])
+            target = torch.cat([edit_target, noise[edits:]])
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.unet_lr, s.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             prediction, maps = unet.forward_with_rad_attention(xt, t.float(), text(ids))
-        denoising = F.mse_loss(prediction.float(), noise)
+        denoising = F.mse_loss(prediction.float(), target)
         grounding = grounding_loss(maps.float(), coverage, selection)
-        loss = denoising + s.grounding_weight * grounding
+        rad_grounding = rad_grounding_loss(maps.float(), batch["boxes"], selection)
+        loss = denoising + s.grounding_weight * grounding + s.rad_grounding_weight * rad_grounding
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -209,7 +313,8 @@ def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: Autoenc
                 for p, q in zip(model.parameters(), average.parameters()):
                     q.lerp_(p, 1 - decay)
         if step % 200 == 0:
-            log(f"unet step {step} loss {denoising.item():.4f} grounding {grounding.item():.3f} ({step / max(time.time() - started, 1e-6):.1f} steps/s)")
+            edit = f" edit loss {F.mse_loss(prediction[:edits].float(), target[:edits]).item():.4f} RAD fg {fg.mean().item():.3f}" if edits else ""
+            log(f"unet step {step} loss {denoising.item():.4f} grounding {grounding.item():.3f} RAD grounding {rad_grounding.item():.3f}{edit} ({step / max(time.time() - started, 1e-6):.1f} steps/s)")
         if time.time() - last_checkpoint > 60:
             checkpoint(ema_unet, ema_text, first + step)
             last_checkpoint = time.time()

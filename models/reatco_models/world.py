@@ -10,6 +10,7 @@ reproduce them closely.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -109,6 +110,32 @@ def random_scene(generator: torch.Generator, size: int, max_objects: int = MAX_O
         heading = uniform(0, 2 * math.pi)
         objects.append(WorldObject(shape, color, radius, start, (speed * math.cos(heading), speed * math.sin(heading))))
     return Scene(pick(TEXTURES), background, uniform(0, math.pi), uniform(0.25, 0.5) * size, tuple(objects))
+
+
+def new_look(scene: Scene, generator: torch.Generator, avoid_color: str) -> tuple[str, str]:
+    """A colour and a shape for an edited object: its shape appears nowhere else in the scene, so its
+    word is unambiguous in the edited prompt (RAD steers one token per word), and its colour is its
+    own (the scorer finds it by colour alone)."""
+    shapes_in_scene = {o.shape for o in scene.objects}
+    colors_in_scene = {o.color for o in scene.objects} | {scene.background, avoid_color}
+    while True:
+        color = list(COLORS)[int(torch.randint(len(COLORS), (1,), generator=generator))]
+        shape = SHAPES[int(torch.randint(len(SHAPES), (1,), generator=generator))]
+        if color not in colors_in_scene and shape not in shapes_in_scene:
+            return color, shape
+
+
+def edit_source(scene: Scene, generator: torch.Generator) -> tuple[Scene, int]:
+    """A source scene that an edit turns into `scene`, and which of its objects the edit makes (for
+    training on edits): half the time the object is added (the source lacks `scene`'s last object),
+    otherwise it replaces another object on the same path (another colour and shape there)."""
+    if len(scene.objects) == 1 or float(torch.rand((), generator=generator)) < 0.5:
+        return dataclasses.replace(scene, objects=scene.objects[:-1]), len(scene.objects) - 1
+    k = int(torch.randint(len(scene.objects), (1,), generator=generator))
+    edited = scene.objects[k]
+    color, shape = new_look(scene, generator, "")
+    before = dataclasses.replace(edited, color=color, shape=shape)
+    return dataclasses.replace(scene, objects=scene.objects[:k] + (before,) + scene.objects[k + 1 :]), k
 
 
 def _shape_sdf(shape: str, px: torch.Tensor, py: torch.Tensor, r: float) -> torch.Tensor:
