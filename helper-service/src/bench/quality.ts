@@ -111,7 +111,7 @@ function summarize(scores: CaseScore[]) {
 async function main(): Promise<void> {
   const { values: o } = parseArgs({
     options: {
-      model: { type: 'string', default: path.join(REPO, 'models/shapes-v2') },
+      model: { type: 'string', default: path.join(REPO, 'models/shapes-v3') },
       benchmark: { type: 'string', default: path.join(REPO, 'models/shapes-benchmark') },
       cases: { type: 'string', default: '8' },
       steps: { type: 'string', default: '25' },

@@ -7,6 +7,6 @@ export const MODELS_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'model
 /** The embedded default model: REATCO_MODEL, else the trained demo model, else the tiny test model. */
 export function defaultModelDir(): string {
   if (process.env.REATCO_MODEL) return path.resolve(process.env.REATCO_MODEL);
-  const trained = path.join(MODELS_DIR, 'shapes-v2');
+  const trained = path.join(MODELS_DIR, 'shapes-v3');
   return existsSync(path.join(trained, 'model.json')) ? trained : path.join(MODELS_DIR, 'tiny-random');
 }
