@@ -30,9 +30,8 @@ def _frames_hwc(clip: torch.Tensor) -> np.ndarray:
 
 def _box(obj: WorldObject, frame: int, size: int, margin: float = 1.25) -> list[float]:
     """A region around the object, a little larger than it (the model draws objects at its own size)."""
-    x, y = obj.centre(frame, size)
-    r = obj.radius * margin
-    return [max(0.0, x - r), max(0.0, y - r), min(float(size), x + r), min(float(size), y + r)]
+    x1, y1, x2, y2 = obj.box(frame, size, margin)
+    return [max(0.0, x1), max(0.0, y1), min(float(size), x2), min(float(size), y2)]
 
 
 def benchmark_case(index: int, frames: int, size: int) -> dict:

@@ -43,11 +43,11 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .bpe_train import train_clip_bpe, write_clip_bpe
 from .clip_text import CLIPTextModel
 from .config import ModelConfig, shapes_config
+from .rad import LOSS_SCALE, rank_weights, smooth_3d, step_size
 from .scheduler import DDIMScheduler
 from .tokenizer import MAX_LENGTH, ClipTokenizer
 from .unet3d import UNet3D
 from .vae import AutoencoderKL
-from .rad import LOSS_SCALE, rad_loss, rad_statistics, rank_weights, smooth_3d, step_size
 from .world import MAX_OBJECTS, Scene, WorldObject, all_caption_words, edit_source, random_scene, render_clip, render_layers
 
 TRAIN_STREAM = 1  # seeds: TRAIN_STREAM * 2**40 + step; the benchmark uses another stream
@@ -90,9 +90,7 @@ def region_cells(obj: WorldObject, frames: int, size: int, cell: int, margin: fl
     grid = size // cell
     cells = torch.zeros(frames, grid, grid)
     for f in range(frames):
-        x, y = obj.centre(f, size)
-        r = obj.radius * margin
-        x1, y1, x2, y2 = (min(grid, max(0, round(v / cell))) for v in (x - r, y - r, x + r, y + r))
+        x1, y1, x2, y2 = (min(grid, max(0, round(v / cell))) for v in obj.box(f, size, margin))
         cells[f, y1:y2, x1:x2] = 1
     return cells
 
@@ -116,11 +114,9 @@ def grounding_loss(maps: torch.Tensor, coverage: torch.Tensor, selection: torch.
     return (selection * (1 - on_object) ** 2).sum() / selection.sum().clamp_min(1)
 
 
-def rad_grounding_loss(maps: torch.Tensor, boxes: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
-    """RAD's loss, (1 - fg)_+ + bg, for every selected word and its object's box (rad.rad_statistics
-    for all tokens at once), averaged over the selected words.
-
-    maps (b, f, n, T) with n a square grid; boxes (b, K, f, n) 0/1; selection (b, K, T)."""
+def rad_scores(maps: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RAD's fg and bg of every token 1..T-2 for each box, (b, K, T-2) each: rad.rad_statistics for
+    all tokens at once. maps (b, f, n, T) with n a square grid; boxes (b, K, f, n) 0/1."""
     b, f, n, tokens = maps.shape
     grid = math.isqrt(n)
     s = torch.softmax(100 * maps[..., 1 : tokens - 1], dim=-1)
@@ -129,7 +125,14 @@ def rad_grounding_loss(maps: torch.Tensor, boxes: torch.Tensor, selection: torch
     weights_fg, weights_bg = (w[:, :, None] for w in rank_weights(boxes))
     fg = (torch.sort(a * inside, dim=-1, descending=True).values * weights_fg).sum(-1).mean(-1)  # (b, K, T-2)
     bg = (torch.sort(a * (1 - inside), dim=-1, descending=True).values * weights_bg).sum(-1).mean(-1)
-    words = selection[..., 1 : tokens - 1]
+    return fg, bg
+
+
+def rad_grounding_loss(maps: torch.Tensor, boxes: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+    """RAD's loss, (1 - fg)_+ + bg, for every selected word and its object's box, averaged over the
+    selected words. maps (b, f, n, T); boxes (b, K, f, n) 0/1; selection (b, K, T)."""
+    fg, bg = rad_scores(maps, boxes)
+    words = selection[..., 1:-1]
     return (words * (F.relu(1 - fg) + bg)).sum() / words.sum().clamp_min(1)
 
 
@@ -238,17 +241,15 @@ def rad_step(unet: UNet3D, latent: torch.Tensor, timestep: torch.Tensor, context
     one object per clip): latent (e, C, f, h, w), region (e, f, g, g), token (e,), alpha (e,).
     Returns the moved latents and each clip's fg score before the move."""
     z = latent.detach().requires_grad_(True)
-    one, zero = torch.ones(1, device=z.device), torch.zeros(1, device=z.device)
     with torch.enable_grad(), torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=z.device.type == "cuda"):
         attention = unet.rad_attention(z, timestep, context).float()
-        loss, scores = 0.0, []
-        for i in range(z.shape[0]):  # clips are independent (no normalisation spans the batch)
-            masks = region[i : i + 1].flatten(2)
-            fg, bg = rad_statistics(attention[i], region[i : i + 1], token[i : i + 1], *(w.to(z.device) for w in rank_weights(masks.cpu())))
-            loss = loss + rad_loss(fg, bg, one, one, zero)
-            scores.append(fg)
+        fg, bg = rad_scores(attention.flatten(2, 3), region.flatten(2)[:, None])
+        word = (token - 1)[:, None, None]  # scores start at token 1
+        fg, bg = fg.gather(2, word).flatten(), bg.gather(2, word).flatten()
+        # Summed over clips: they are independent (no normalisation spans the batch).
+        loss = (F.relu(1 - fg) + bg).sum()
         grad = torch.autograd.grad(loss * LOSS_SCALE, [z])[0] / LOSS_SCALE
-    return (latent - alpha.view(-1, 1, 1, 1, 1) * grad.float()).detach(), torch.cat(scores).detach()
+    return (latent - alpha.view(-1, 1, 1, 1, 1) * grad.float()).detach(), fg.detach()
 
 
 def train_unet(cfg: ModelConfig, unet: UNet3D, text: CLIPTextModel, vae: AutoencoderKL, scale: float, tokenizer: ClipTokenizer, s: TrainSettings, device, log, checkpoint, first: int = 0) -> tuple[UNet3D, CLIPTextModel, int]:

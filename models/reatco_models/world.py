@@ -44,9 +44,11 @@ class WorldObject:
         """Linear motion that bounces off the frame edges (kept a radius inside)."""
         return tuple(_bounce(s + v * frame, self.radius, size - self.radius) for s, v in zip(self.start, self.velocity))  # type: ignore[return-value]
 
-    def box(self, frame: int, size: int) -> tuple[float, float, float, float]:
+    def box(self, frame: int, size: int, margin: float = 1.0) -> tuple[float, float, float, float]:
+        """The object's bounding box, grown by `margin` about its centre."""
         x, y = self.centre(frame, size)
-        return (x - self.radius, y - self.radius, x + self.radius, y + self.radius)
+        r = self.radius * margin
+        return (x - r, y - r, x + r, y + r)
 
     @property
     def phrase(self) -> str:
