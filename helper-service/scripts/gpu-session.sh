@@ -15,6 +15,8 @@
 #            same case, compared with the engine's result; then the same pair with sliding windows
 #            (RAD_FRAMES=16 checks fewer window sizes; WINDOWS=0 skips the sliding-window pair)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
+#            (DECODER_MINUTES=N first fine-tunes the VAE decoder for N minutes; UNET_MINUTES=0 skips the UNet;
+#            UNET_LR sets its learning rate)
 set -uo pipefail
 phase=${1:?phase: start, provider, measure or train}
 py=/opt/torch/.venv/bin/python
@@ -86,7 +88,10 @@ measure)
   fi
   ;;
 train)
-  (cd models && $py -m reatco_models train --init "$PWD/../.gpu/init" --vae-minutes 0 --unet-minutes "$(( ($(left) - 40) / 60 ))" --out /tmp/train) > "$out/train.log" 2>&1
+  decoder=${DECODER_MINUTES:-0}
+  unet=${UNET_MINUTES:-$(( ($(left) - 40) / 60 - decoder ))}
+  (cd models && $py -m reatco_models train --init "$PWD/../.gpu/init" --vae-minutes 0 --decoder-minutes "$decoder" \
+    --unet-minutes "$unet" ${UNET_LR:+--unet-lr "$UNET_LR"} --out /tmp/train) > "$out/train.log" 2>&1
   cp /tmp/train/weights.safetensors /tmp/train/training.json "$out/"
   tail -3 "$out/train.log"
   ;;

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--vae-minutes", type=float, default=3.0)
     p.add_argument("--unet-minutes", type=float, default=9.0)
+    p.add_argument("--unet-lr", type=float, help="the UNet's learning rate (TrainSettings.unet_lr when not given)")
+    p.add_argument("--decoder-minutes", type=float, default=0.0, help="fine-tune the VAE decoder alone (encoder frozen) after the VAE phase")
     p.add_argument("--device")
     p.add_argument("--init", type=Path, help="resume from the weights of an earlier run")
     p = sub.add_parser("shapes", help="package a trained shapes model with its demo")
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--skip-export", action="store_true", help="only rewrite the demo")
+    p.add_argument("--name", help="the package's name (the output folder's name when not given)")
     p = sub.add_parser("shapes-benchmark", help="the spatial-control benchmark's cases (model-independent)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cases", type=int, default=24)
@@ -65,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from .train import TrainSettings, train
 
-        train(args.out, TrainSettings(vae_minutes=args.vae_minutes, unet_minutes=args.unet_minutes), args.device, lambda line: print(line, flush=True), args.init)
+        given = {"unet_lr": args.unet_lr} if args.unet_lr is not None else {}
+        settings = TrainSettings(vae_minutes=args.vae_minutes, decoder_minutes=args.decoder_minutes, unet_minutes=args.unet_minutes, **given)
+        train(args.out, settings, args.device, lambda line: print(line, flush=True), args.init)
     elif args.command == "shapes":
-        build_shapes(args.weights, args.out, args.jobs, args.skip_export)
+        build_shapes(args.weights, args.out, args.jobs, args.skip_export, args.name)
     elif args.command == "shapes-benchmark":
         from .shapes import write_benchmark
 

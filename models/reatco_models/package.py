@@ -81,9 +81,9 @@ def build_tiny_random(out: Path, jobs: int, skip_export: bool = False) -> None:
         print(json.dumps({k: meta[k] for k in ("prompts", "token_indices")}))
 
 
-def build_shapes(weights: Path, out: Path, jobs: int, skip_export: bool = False) -> None:
-    """models/shapes-v3: the trained model's package and its demo (frames to encode with
-    models/scripts/encode-frames.js)."""
+def build_shapes(weights: Path, out: Path, jobs: int, skip_export: bool = False, name: str | None = None) -> None:
+    """A trained model's package (named after its folder unless `name` is given) and its demo
+    (frames to encode with models/scripts/encode-frames.js)."""
     from .shapes import load_trained, write_demo
 
     *_, meta = load_trained(weights)
@@ -95,6 +95,6 @@ def build_shapes(weights: Path, out: Path, jobs: int, skip_export: bool = False)
             "source": {"kind": "trained", "training": {k: meta.get(k) for k in ("stream_position", "minutes", "scaling_factor", "settings")}},
             "defaults": {"frame_size": [size, size], "guidance_scale": 12.5},
         }
-        export_package(ModelSource("trained", checkpoint=str(weights)), out, "shapes-v3", "fp32", jobs, (3, 128, 160), extra)
+        export_package(ModelSource("trained", checkpoint=str(weights)), out, name or out.name, "fp32", jobs, (3, 128, 160), extra)
     write_demo(out / "demo", frames, size)
     print(f"now encode the demo clip: node models/scripts/encode-frames.js {out}")
