@@ -101,7 +101,7 @@ SD15 = ModelConfig()
 
 
 def shapes_config(vocab_size: int) -> ModelConfig:
-    """The embedded model trained on the synthetic shapes world (models/shapes-v3): 128-pixel frames,
+    """The embedded model trained on the synthetic shapes world (models/shapes-v4): 128-pixel frames,
     a 4x VAE and the RAD grid at 1/16 of the frame (8x8 cells), Tune-A-Video's temporal attention."""
     return ModelConfig(
         unet=UNetConfig(

@@ -1,4 +1,4 @@
-"""The embedded model package (models/shapes-v3) from trained weights: the export, the demo clip and
+"""The embedded model package (models/shapes-v4) from trained weights: the export, the demo clip and
 the benchmark cases of the spatial-control benchmark.
 
 Benchmark cases come from the world with seeds of their own stream (training draws from another), so

@@ -9,7 +9,7 @@ from reatco_models.tokenizer import ClipTokenizer
 from reatco_models.train import grounding_loss, word_selection
 from reatco_models.world import Scene, WorldObject, render_layers
 
-TOKENIZER = Path(__file__).resolve().parents[1] / "shapes-v3" / "tokenizer"
+TOKENIZER = Path(__file__).resolve().parents[1] / "shapes-v4" / "tokenizer"
 
 
 def _maps(cells_weights: list[list[float]], tokens: int = 4) -> torch.Tensor:

@@ -13,12 +13,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { MODELS_DIR, TRAINED_MODEL_DIR } from '../cli/defaults';
 import { Engine } from '../engine';
 import { decodeSegment } from '../media';
 import { interpolateBox, type BoxKeyframe, type BoxPx, type Size } from '../regions';
 import { classifyShape, findColor, insideBox, mean, outsideBoxes, psnr, ssim, std, type Shape } from './scoring';
-
-const REPO = path.resolve(__dirname, '../../../..');
 
 interface Case {
   index: number;
@@ -111,8 +110,8 @@ function summarize(scores: CaseScore[]) {
 async function main(): Promise<void> {
   const { values: o } = parseArgs({
     options: {
-      model: { type: 'string', default: path.join(REPO, 'models/shapes-v3') },
-      benchmark: { type: 'string', default: path.join(REPO, 'models/shapes-benchmark') },
+      model: { type: 'string', default: TRAINED_MODEL_DIR },
+      benchmark: { type: 'string', default: path.join(MODELS_DIR, 'shapes-benchmark') },
       cases: { type: 'string', default: '8' },
       steps: { type: 'string', default: '25' },
       provider: { type: 'string', default: 'cpu' },
