@@ -16,7 +16,7 @@
 #            (RAD_FRAMES=16 checks fewer window sizes; WINDOWS=0 skips the sliding-window pair)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
 #            (DECODER_MINUTES=N first fine-tunes the VAE decoder for N minutes; UNET_MINUTES=0 skips the UNet;
-#            UNET_LR sets its learning rate)
+#            TRAIN_SETTINGS="unet_lr=1.5e-4 edit_fraction=0.5" overrides TrainSettings fields)
 set -uo pipefail
 phase=${1:?phase: start, provider, measure or train}
 py=/opt/torch/.venv/bin/python
@@ -89,9 +89,10 @@ measure)
   ;;
 train)
   decoder=${DECODER_MINUTES:-0}
+  overrides=(); for kv in ${TRAIN_SETTINGS:-}; do overrides+=(--setting "$kv"); done
   unet=${UNET_MINUTES:-$(( ($(left) - 40) / 60 - decoder ))}
   (cd models && $py -m reatco_models train --init "$PWD/../.gpu/init" --vae-minutes 0 --decoder-minutes "$decoder" \
-    --unet-minutes "$unet" ${UNET_LR:+--unet-lr "$UNET_LR"} --out /tmp/train) > "$out/train.log" 2>&1
+    --unet-minutes "$unet" ${overrides[@]+"${overrides[@]}"} --out /tmp/train) > "$out/train.log" 2>&1
   cp /tmp/train/weights.safetensors /tmp/train/training.json "$out/"
   tail -3 "$out/train.log"
   ;;

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--vae-minutes", type=float, default=3.0)
     p.add_argument("--unet-minutes", type=float, default=9.0)
-    p.add_argument("--unet-lr", type=float, help="the UNet's learning rate (TrainSettings.unet_lr when not given)")
+    p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="override a TrainSettings field, e.g. unet_lr=1.5e-4 (repeatable)")
     p.add_argument("--decoder-minutes", type=float, default=0.0, help="fine-tune the VAE decoder alone (encoder frozen) after the VAE phase")
     p.add_argument("--device")
     p.add_argument("--init", type=Path, help="resume from the weights of an earlier run")
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from .train import TrainSettings, train
 
-        given = {"unet_lr": args.unet_lr} if args.unet_lr is not None else {}
-        settings = TrainSettings(vae_minutes=args.vae_minutes, decoder_minutes=args.decoder_minutes, unet_minutes=args.unet_minutes, **given)
+        settings = TrainSettings(vae_minutes=args.vae_minutes, decoder_minutes=args.decoder_minutes, unet_minutes=args.unet_minutes).with_overrides(args.setting)
         train(args.out, settings, args.device, lambda line: print(line, flush=True), args.init)
     elif args.command == "shapes":
         build_shapes(args.weights, args.out, args.jobs, args.skip_export, args.name)

@@ -35,7 +35,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -80,6 +80,17 @@ class TrainSettings:
     decoder_max_gain: float = 2.0  # generated latents run up to about 1.5x the source's RMS (measured)
     seed: int = 20241211
     workers: int = max(1, (os.cpu_count() or 2) - 2)  # clips are rendered on the CPU
+
+    def with_overrides(self, assignments: list[str]) -> "TrainSettings":
+        """A copy with "name=value" assignments applied, each value parsed as its field's type."""
+        types = {f.name: type(getattr(self, f.name)) for f in fields(self)}
+        changes = {}
+        for assignment in assignments:
+            name, _, value = assignment.partition("=")
+            if name not in types:
+                raise ValueError(f"unknown training setting {name!r}; known: {', '.join(types)}")
+            changes[name] = types[name](value)
+        return replace(self, **changes)
 
 
 def render_batch(step: int, clips: int, frames: int, size: int, device) -> tuple[torch.Tensor, list[torch.Tensor], list[Scene]]:

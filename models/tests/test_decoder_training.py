@@ -1,6 +1,7 @@
 """Fine-tuning the VAE decoder for IRJS's pasted regions: the pasting, the pixels it may change
 (hand-computed) and that the encoder, and so the latent space, is left alone."""
 
+import pytest
 import torch
 
 from reatco_models.config import tiny_config
@@ -43,3 +44,11 @@ def test_train_decoder_leaves_the_encoder_as_it_is():
         assert torch.equal(value, before[name]) != trained, name
     assert lines[0].startswith("decoder before") and lines[-1].startswith("decoder after")
     assert not any(p.requires_grad for p in vae.parameters())
+
+
+def test_settings_overrides_are_parsed_as_their_fields_types():
+    settings = TrainSettings().with_overrides(["unet_lr=1.5e-4", "edit_fraction=0.5", "workers=3"])
+    assert settings.unet_lr == 1.5e-4 and settings.edit_fraction == 0.5 and settings.workers == 3
+    assert TrainSettings().with_overrides([]) == TrainSettings()
+    with pytest.raises(ValueError, match="unknown training setting 'unet_rl'"):
+        TrainSettings().with_overrides(["unet_rl=1"])

@@ -9,6 +9,9 @@
  *   temporal           frame-to-frame stability of the object's offset from its region and its area.
  *
  *   node helper-service/dist/src/bench/quality.js [--model DIR] [--cases 8] [--steps 25] [--provider cpu]
+ *     [--variants 'RAD+IRJS,IRJS only'] [--out PATH]     (writes PATH.json and PATH.md)
+ *   node helper-service/dist/src/bench/quality.js --merge A.json,B.json --out PATH   (one table from
+ *     runs that scored different variants of the same cases)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -117,12 +120,16 @@ async function main(): Promise<void> {
       provider: { type: 'string', default: 'cpu' },
       variants: { type: 'string', default: Object.keys(VARIANTS).join(',') },
       out: { type: 'string' },
+      merge: { type: 'string' },
     },
   });
+  if (o.merge) return mergeReports(o.merge.split(','), o.out);
   const spec = JSON.parse(readFileSync(path.join(o.benchmark!, 'cases.json'), 'utf8')) as { frames: number; size: number; cases: Case[] };
   const cases = spec.cases.slice(0, Number(o.cases));
   const size = { width: spec.size, height: spec.size };
   const variants = o.variants!.split(',') as Variant[];
+  const unknown = variants.filter((v) => !(v in VARIANTS));
+  if (unknown.length) throw new Error(`unknown variant ${unknown.join(', ')}; known: ${Object.keys(VARIANTS).join(', ')}`);
   const steps = Number(o.steps);
   const engine = await Engine.start({ modelDir: o.model!, provider: o.provider as 'cpu' | 'cuda' });
   const scores: CaseScore[] = [];
@@ -160,7 +167,17 @@ async function main(): Promise<void> {
   } finally {
     await engine.close();
   }
-  const table = Object.fromEntries(
+  const meta = { model: engine.manifest.name, provider: engine.provider, steps, cases: cases.length, minutes: (performance.now() - started) / 60000 };
+  const scorerCheck = { objectsFoundPct: (100 * checks.found) / checks.total, shapeCorrectPct: (100 * checks.shapeRight) / checks.found, centroidInBoxPct: (100 * checks.aligned) / checks.found };
+  writeReport({ ...meta, scorerCheck, table: tabulate(scores), scores }, o.out);
+}
+
+type Report = { model: string; provider: string; steps: number; cases: number; minutes: number; scorerCheck: Record<string, number>; table: ReturnType<typeof tabulate>; scores: CaseScore[] };
+
+/** Each variant's summary over all cases and by kind of region track, in the ablation's order. */
+function tabulate(scores: CaseScore[]) {
+  const variants = (Object.keys(VARIANTS) as Variant[]).filter((v) => scores.some((s) => s.variant === v));
+  return Object.fromEntries(
     variants.map((v) => [
       v,
       {
@@ -170,26 +187,34 @@ async function main(): Promise<void> {
       },
     ]),
   );
-  const report = {
-    model: engine.manifest.name,
-    provider: engine.provider,
-    steps,
-    cases: cases.length,
-    minutes: (performance.now() - started) / 60000,
-    scorerCheck: { objectsFoundPct: (100 * checks.found) / checks.total, shapeCorrectPct: (100 * checks.shapeRight) / checks.found, centroidInBoxPct: (100 * checks.aligned) / checks.found },
-    table,
-    scores,
-  };
+}
+
+function writeReport(report: Report, out: string | undefined): void {
   const markdown = renderMarkdown(report);
   console.log(markdown);
-  if (o.out) {
-    mkdirSync(path.dirname(o.out), { recursive: true });
-    writeFileSync(`${o.out}.json`, JSON.stringify(report, null, 1) + '\n');
-    writeFileSync(`${o.out}.md`, markdown + '\n');
+  if (out) {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(`${out}.json`, JSON.stringify(report, null, 1) + '\n');
+    writeFileSync(`${out}.md`, markdown + '\n');
   }
 }
 
-function renderMarkdown(report: { model: string; provider: string; steps: number; cases: number; minutes: number; scorerCheck: Record<string, number>; table: Record<string, Record<string, ReturnType<typeof summarize>>> }): string {
+/** One report from runs of the same model and cases that scored different variants (a long
+ *  benchmark split over several sittings). */
+function mergeReports(files: string[], out: string | undefined): void {
+  const reports = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Report);
+  const [first] = reports;
+  for (const r of reports) {
+    if (r.model !== first!.model || r.steps !== first!.steps || r.cases !== first!.cases) throw new Error(`${files.join(', ')}: not the same model, steps and cases`);
+  }
+  const scores = reports.flatMap((r) => r.scores);
+  const seen = new Set(scores.map((s) => `${s.case} ${s.variant}`));
+  if (seen.size !== scores.length) throw new Error(`${files.join(', ')}: a variant is scored twice`);
+  const minutes = reports.reduce((sum, r) => sum + r.minutes, 0);
+  writeReport({ ...first!, minutes, table: tabulate(scores), scores }, out);
+}
+
+function renderMarkdown(report: Report): string {
   const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
   const lines = [
     `Spatial-control benchmark: model ${report.model} on ${report.provider}, ${report.cases} cases, ${report.steps} inversion + ${report.steps} edit steps (${f(report.minutes)} min)`,
