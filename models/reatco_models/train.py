@@ -54,6 +54,8 @@ from .vae import AutoencoderKL
 from .world import MAX_OBJECTS, Scene, WorldObject, all_caption_words, edit_source, random_scene, render_clip, render_layers
 
 TRAIN_STREAM = 1  # seeds: TRAIN_STREAM * 2**40 + step; the benchmark uses another stream
+# Steps of the training stream where the VAE phases draw their frames, far past any UNet run.
+VAE_STEPS, HELD_OUT_STEP, DECODER_STEPS = 10**9, 2 * 10**9, 3 * 10**9
 
 
 @dataclass
@@ -216,11 +218,21 @@ def learning_rate(step: int, base: float, warmup: int) -> float:
     return base * min(1.0, (step + 1) / warmup)
 
 
+def psnr_db(mse: torch.Tensor) -> float:
+    """PSNR of a mean squared error between frames in [-1, 1] (peak-to-peak 2)."""
+    return 10 * math.log10(4 / mse.item())
+
+
+def held_out_frames(s: TrainSettings, device) -> torch.Tensor:
+    """64 frames (16 clips of 4) no VAE phase trains on, (64, 3, size, size)."""
+    return render_batch(HELD_OUT_STEP, 16, 4, s.size, device)[0].flatten(0, 1)
+
+
 def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
     optimizer = torch.optim.AdamW(vae.parameters(), lr=s.vae_lr, weight_decay=0.0)
     deadline = time.time() + 60 * s.vae_minutes
     step = 0
-    data = batches(10**9, s.vae_batch // 4, 4, s)
+    data = batches(VAE_STEPS, s.vae_batch // 4, 4, s)
     while time.time() < deadline:
         video = next(data)["video"]
         frames = video.to(device, non_blocking=True).flatten(0, 1)
@@ -240,15 +252,13 @@ def train_vae(vae: AutoencoderKL, s: TrainSettings, device, log) -> float:
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
         if step % 200 == 0:
-            psnr = 10 * math.log10(4 / F.mse_loss(recon.detach(), frames).item())
-            log(f"vae step {step} loss {loss.item():.5f} psnr {psnr:.2f} dB")
+            log(f"vae step {step} loss {loss.item():.5f} psnr {psnr_db(F.mse_loss(recon.detach(), frames)):.2f} dB")
         step += 1
     vae.eval()
     with torch.no_grad():
-        video = render_batch(2 * 10**9, 16, 4, s.size, device)[0]
-        frames = video.flatten(0, 1)
+        frames = held_out_frames(s, device)
         latents = vae.encode_mean(frames)
-        psnr = 10 * math.log10(4 / F.mse_loss(vae.decode(latents), frames).item())
+        psnr = psnr_db(F.mse_loss(vae.decode(latents), frames))
     scale = 1.0 / latents.std().item()
     log(f"vae done: {step} steps, held-out reconstruction {psnr:.2f} dB, scaling factor {scale:.4f}")
     return scale
@@ -275,13 +285,11 @@ def far_from_box(mask: torch.Tensor, cell_px: int, margin_px: int) -> torch.Tens
     return 1 - F.max_pool2d(pixels, 2 * margin_px + 1, stride=1, padding=margin_px)
 
 
-def outside_psnr(vae: AutoencoderKL, frames: torch.Tensor, generator: torch.Generator, max_gain: float, margin_px: int) -> float:
-    """PSNR (dB) of the pixels far from a pasted box against the frames themselves."""
-    latents = vae.encode_mean(frames)
-    pasted, mask = paste_box(latents, latents.roll(1, 0), generator, max_gain)
-    keep = far_from_box(mask, frames.shape[-1] // latents.shape[-1], margin_px)
-    error = ((vae.decode(pasted) - frames) ** 2 * keep).sum() / (3 * keep.sum())
-    return 10 * math.log10(4 / error.item())
+def paste_from_neighbours(latents: torch.Tensor, size: int, generator: torch.Generator, s: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """paste_box with each frame's box taken from the previous frame of the batch, and the pixels of
+    the `size`-pixel frames that must stay as they were (far_from_box)."""
+    pasted, mask = paste_box(latents, latents.roll(1, 0), generator, s.decoder_max_gain)
+    return pasted, far_from_box(mask, size // latents.shape[-1], s.decoder_margin_px)
 
 
 def train_decoder(vae: AutoencoderKL, s: TrainSettings, device, log) -> None:
@@ -297,25 +305,28 @@ def train_decoder(vae: AutoencoderKL, s: TrainSettings, device, log) -> None:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=s.decoder_lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(s.seed)
-    held_out = render_batch(2 * 10**9, 16, 4, s.size, device)[0].flatten(0, 1)
+    held_out = held_out_frames(s, device)
+    with torch.no_grad():
+        held_out_latents = vae.encode_mean(held_out)
+        pasted_held_out, held_out_keep = paste_from_neighbours(held_out_latents, s.size, torch.Generator().manual_seed(0), s)
 
     def report(when: str) -> None:
         with torch.no_grad():
-            plain = 10 * math.log10(4 / F.mse_loss(vae.decode(vae.encode_mean(held_out)), held_out).item())
-            pasted = outside_psnr(vae, held_out, torch.Generator().manual_seed(0), s.decoder_max_gain, s.decoder_margin_px)
+            plain = psnr_db(F.mse_loss(vae.decode(held_out_latents), held_out))
+            pasted = psnr_db(((vae.decode(pasted_held_out) - held_out) ** 2 * held_out_keep).sum() / (3 * held_out_keep.sum()))
         log(f"decoder {when}: held-out reconstruction {plain:.2f} dB, away from a pasted box {pasted:.2f} dB")
 
     report("before")
     deadline = time.time() + 60 * s.decoder_minutes
     step = 0
-    data = batches(3 * 10**9, s.vae_batch // 4, 4, s)
+    data = batches(DECODER_STEPS, s.vae_batch // 4, 4, s)
     while time.time() < deadline:
         frames = next(data)["video"].to(device, non_blocking=True).flatten(0, 1)
         with torch.no_grad():
             latents = vae.encode_mean(frames)
         half = len(frames) // 2
-        pasted, mask = paste_box(latents[half:], latents[half:].roll(1, 0), generator, s.decoder_max_gain)
-        weight = torch.cat([torch.ones_like(frames[:half, :1]), far_from_box(mask, frames.shape[-1] // latents.shape[-1], s.decoder_margin_px)])
+        pasted, keep = paste_from_neighbours(latents[half:], s.size, generator, s)
+        weight = torch.cat([torch.ones_like(frames[:half, :1]), keep])
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, s.decoder_lr, s.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
