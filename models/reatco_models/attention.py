@@ -55,8 +55,15 @@ class HeadwiseAttention(torch.autograd.Function):
     the backward recomputes the probabilities one head at a time with one softmax (a flash-attention
     style backward written in plain ops, so it exports). Explicit attention in the forward would keep
     a (frames x heads x tokens x 2 tokens) tensor per layer for the backward, about 60 GB at 4 frames
-    of 448x768, and cost most of the pass in ONNX Runtime's reductions. The backward runs in float32,
-    where fp16 gradients would underflow."""
+    of 448x768, and cost most of the pass in ONNX Runtime's reductions.
+
+    The backward's maps stay in the working precision, as flash attention's backward keeps its
+    probabilities and their gradient in fp16 for the products: the maps are the pass's memory
+    traffic, and float32 ones doubled it. Two things keep fp16 exact enough:
+    - the incoming gradient is scaled by a power of two so that dP = dO vᵀ peaks near 2^11: RAD's
+      gradients here are ~1e-5, and P ∘ dP (P ~ 1e-4) would be below fp16's smallest number;
+    - the row term D = Σ dO∘O (float32, split into two fp16 parts) is subtracted inside the dP
+      product, whose accumulator is float32, so dP - D never cancels in fp16."""
 
     @staticmethod
     def forward(ctx, q, k, v, heads):
@@ -68,24 +75,53 @@ class HeadwiseAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         q, k, v, out = ctx.saved_tensors
-        heads = ctx.heads
-        d = q.shape[-1] // heads
-        per_head = []
-        for h in range(heads):
-            part = slice(h * d, (h + 1) * d)
-            qh, kh, vh, oh, goh = (t[..., part].float() for t in (q, k, v, out, grad_out))
-            p = torch.softmax((qh * d**-0.5) @ kh.transpose(-1, -2), dim=-1)
-            dv = p.transpose(-1, -2) @ goh
-            ds = p * (goh @ vh.transpose(-1, -2) - (goh * oh).sum(-1, keepdim=True))
-            dq = (ds @ kh) * d**-0.5
-            dk = (ds.transpose(-1, -2) @ qh) * d**-0.5
-            # One tensor per head, so that one node needs all of a head's gradients: ONNX Runtime runs
-            # nodes in a depth-first order from the outputs, which for separate dq, dk and dv outputs
-            # computes every head's dq first and keeps each head's p and ds alive for dk and dv (all
-            # heads at once: 16 GB at 4 frames of 448x768 instead of 3).
-            per_head.append(torch.cat([dq, dk, dv], dim=1))
-        dq, dk, dv = torch.cat(per_head, dim=-1).split([q.shape[1], k.shape[1], v.shape[1]], dim=1)
-        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None
+        heads, dtype = ctx.heads, q.dtype
+        lq, lk, channels = q.shape[1], k.shape[1], q.shape[2]
+        d = channels // heads
+        # |dO·v| <= d max|dO| max|v|; a power of two scales and unscales exactly.
+        bound = d * grad_out.abs().max().float() * v.abs().max().float()
+        gain = torch.exp2(torch.floor(torch.log2(2.0**11 / bound.clamp_min(2.0**-100))).clamp(max=100))
+        grad_scaled = (grad_out.float() * gain).to(dtype)
+
+        def by_head(t: torch.Tensor) -> torch.Tensor:  # (b, tokens, heads * d) -> (b, heads, tokens, d)
+            return t.reshape(t.shape[0], t.shape[1], heads, d).transpose(1, 2)
+
+        qs, kh, vh, goh = by_head(q * d**-0.5), by_head(k), by_head(v), by_head(grad_scaled)
+        row = (goh.float() * by_head(out).float()).sum(-1, keepdim=True)
+        row_hi = row.to(dtype)
+        row_lo = (row - row_hi.float()).to(dtype)
+        # [dO, -D_hi, -D_lo] @ [v, 1, 1]ᵀ = dO vᵀ - D; zero columns pad the product's depth to a
+        # multiple of 8 for the tensor cores.
+        pad = -(d + 2) % 8
+        grad_rows = F.pad(torch.cat([goh, -row_hi, -row_lo], dim=-1), (0, pad))
+        value_rows = F.pad(torch.cat([vh, torch.ones_like(vh[..., :2])], dim=-1), (0, pad))
+        tensors = (qs, kh, grad_rows, value_rows, goh)
+        together = _all_heads_at_once(heads, lq, lk)
+        blocks = [tensors] if together else [tuple(t[:, h] for t in tensors) for h in range(heads)]
+        parts = []
+        for qb, kb, grad_b, value_b, gob in blocks:
+            p = torch.softmax(qb @ kb.transpose(-1, -2), dim=-1)
+            ds = p * (grad_b @ value_b.transpose(-1, -2))
+            # One tensor per block of heads, so that one node needs all of its gradients: ONNX Runtime
+            # runs nodes in a depth-first order from the outputs, which for separate dq, dk and dv
+            # outputs computes every head's dq first and keeps each head's p and ds alive for dk and
+            # dv (all heads at once: 16 GB at 4 frames of 448x768 instead of 3).
+            parts.append(torch.cat([ds @ kb, ds.transpose(-1, -2) @ qb, p.transpose(-1, -2) @ gob], dim=-2))
+        grads = (parts[0] if together else torch.stack(parts, dim=1)).transpose(1, 2)  # (b, lq + 2 lk, heads, d)
+        dq, dk, dv = (t.reshape(t.shape[0], t.shape[1], channels) for t in grads.split([lq, lk, lk], dim=1))
+        unscale = lambda t, factor: (t.float() * (factor / gain)).to(dtype)  # noqa: E731
+        return unscale(dq, d**-0.5), unscale(dk, 1.0), unscale(dv, 1.0), None
+
+
+# Elements of one frame's maps, all heads together, up to which the backward takes every head in one
+# product: SD-1.x's second level (8 x 1344 x 2688) but not its full-resolution layers (8 x 5376 x
+# 10752, one head at a time). ONNX Runtime pays for each node it runs; the big maps bound the memory.
+ALL_HEADS_MAX_ELEMENTS = 2**25
+
+
+def _all_heads_at_once(heads: int, queries: int, keys: int) -> bool:
+    """Decided at trace time: for a graph of dynamic frame size, at the example's size."""
+    return bool(heads * queries * keys <= ALL_HEADS_MAX_ELEMENTS)
 
 
 def multi_head_attention(

