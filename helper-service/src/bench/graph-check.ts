@@ -5,10 +5,11 @@
  *
  *   node helper-service/dist/src/bench/graph-check.js --model DIR --ref DIR [--provider cuda]
  *        [--frames 4] [--height 448] [--width 768] [--rad-frames 4,8,16] [--runs 10] [--out file.json]
- *        [--profile PREFIX]
+ *        [--profile PREFIX] [--skip-eps]
  *
  * --profile writes ONNX Runtime's node profile of the RAD graph (scripts/ort-profile-summary.py reads
  * it). On CUDA a node's time there is its launch, not its run, unless CUDA_LAUNCH_BLOCKING=1 is set.
+ * --skip-eps checks the RAD graph only (with --frames 16 --profile: the edit's RAD pass, profiled).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
       width: { type: 'string', default: '768' },
       'rad-frames': { type: 'string', default: '' },
       profile: { type: 'string' },
+      'skip-eps': { type: 'boolean', default: false },
       runs: { type: 'string', default: '10' },
       out: { type: 'string' },
     },
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
   const epsOut: Record<string, Float32Array> = {};
   const epsReport: Record<string, unknown> = {};
   for (const component of ['unet', 'unet_cuda'] as const) {
-    if (!m.components[component] || (component === 'unet_cuda' && request.provider !== 'cuda')) continue;
+    if (o['skip-eps'] || !m.components[component] || (component === 'unet_cuda' && request.provider !== 'cuda')) continue;
     const opened = performance.now();
     const session = await GraphSession.open(component, pkg.graphPath(component), request);
     const sessionMs = performance.now() - opened;

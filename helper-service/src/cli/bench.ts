@@ -87,7 +87,7 @@ function report(figures: { totalMs: number; warmupMs: number; stats: EditStats }
   console.log(`warm-up ${(figures.warmupMs / 1000).toFixed(1)} s (session initialisation and first runs)`);
   for (const [stage, ms] of Object.entries(stats.msByStage)) console.log(`  ${stage.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s`);
   console.log(`  total    ${(totalMs / 1000).toFixed(2).padStart(8)} s`);
-  console.log(`ε calls ${stats.epsCalls}, RAD passes ${stats.radPasses} (refinement iterations ${stats.refinementIterations}), VAE calls ${stats.vaeCalls}`);
+  console.log(`ε calls ${stats.epsCalls}, RAD passes ${stats.radPasses} (refinement iterations ${stats.refinementIterations}, skipped updates ${stats.skippedRadUpdates}), VAE calls ${stats.vaeCalls}`);
   console.log(`UNet calls per second ${(unetCalls / ((stats.msByStage.invert + stats.msByStage.edit) / 1000)).toFixed(2)}`);
   if (json) writeFileSync(json, JSON.stringify(figures, null, 1) + '\n');
 }

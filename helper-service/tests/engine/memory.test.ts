@@ -11,13 +11,15 @@ import type { Feeds, GraphRunner } from '../../src/engine/sessions/ort';
 import { OracleFixtures, TINY_RANDOM } from '../helpers/fixtures';
 
 const GiB = 2 ** 30;
-const SD = { tokens: 56 * 96, weightBytes: 3.6 * GiB }; // SD-1.x at 448x768: both UNet graphs hold the weights
+const SD = { tokens: 56 * 96, weightBytes: 3.6 * GiB, elementBytes: 2 }; // SD-1.x fp16 at 448x768: both UNet graphs hold the weights
 
 describe('planWindow', () => {
-  it('matches what the SD-1.x RAD pass took on the H200: 16.7 GiB at 4 frames, 62.7 at 16', () => {
+  it('covers what the SD-1.x RAD pass took on the H200 (10.7 GiB at 4 frames, 19.7 at 8, 42.7 at 16), by little', () => {
     const rad = { ...SD, weightBytes: 1.6 * GiB }; // the RAD session alone, as measured
-    expect(radPeakBytes(rad, 4) / GiB).toBeCloseTo(16.7, -0.5);
-    expect(radPeakBytes(rad, 16) / GiB).toBeCloseTo(62.7, -0.5);
+    for (const [frames, measured] of [[4, 10.7], [8, 19.7], [16, 42.7]] as const) {
+      expect(radPeakBytes(rad, frames) / GiB).toBeGreaterThanOrEqual(measured);
+      expect(radPeakBytes(rad, frames) / GiB).toBeLessThanOrEqual(measured * 1.25);
+    }
   });
   it('keeps the requested window when it fits, or when free memory is unknown', () => {
     expect(planWindow(16, { window: null, stride: 1 }, SD, 100 * GiB)).toEqual({ window: null, stride: 1, reason: null });
@@ -91,7 +93,7 @@ describe('out of memory during an edit', () => {
 
   it('never attempts a window the free memory cannot hold', async () => {
     const seen: number[] = [];
-    const perFrame = radPeakBytes({ tokens: 32 * 40, weightBytes: 0 }, 1);
+    const perFrame = radPeakBytes({ tokens: 32 * 40, weightBytes: 0, elementBytes: 4 }, 1); // the tiny package is fp32
     const gpu: GpuMemory = { weightBytes: 0, freeBytes: () => (perFrame * 2.5) / 0.8 };
     const result = await pipelineWith(limitedRad(6, seen), gpu).edit(input());
     expect(Math.max(...seen)).toBeLessThanOrEqual(2);

@@ -1,14 +1,15 @@
 /**
  * Properties that hold for any model, checked on the real tiny package: IRJS keeps the outside of the
- * regions equal to the forward-noised source; a RAD update lowers the RAD loss; the same seed gives
- * bit-identical results.
+ * regions equal to the forward-noised source; a RAD update lowers the RAD loss; a gradient that is not
+ * finite is never applied; the same seed gives bit-identical results.
  */
 import { irjsBlend } from '../../src/engine/irjs/blend';
 import { loadModel, type LoadedModel } from '../../src/engine/models';
-import { MAIN_UPDATE } from '../../src/engine/pipeline/edit-pipeline';
+import { MAIN_UPDATE, ReatcoPipeline } from '../../src/engine/pipeline/edit-pipeline';
 import { resolveSettings } from '../../src/engine/pipeline/validate';
 import { irjsStream, normal } from '../../src/engine/random';
 import { regionGrid, unionGrid } from '../../src/engine/rad/masks';
+import { float32, type Feeds, type GraphRunner } from '../../src/engine/sessions/ort';
 import { subtractScaled, type Latent } from '../../src/engine/tensor/latent';
 import { OracleFixtures, TINY_RANDOM } from '../helpers/fixtures';
 
@@ -75,6 +76,29 @@ it('RAD: a step against the gradient lowers the loss, by about α·|∇L|² for 
   const predicted = alpha * gradNorm2;
   expect(after.loss).toBeLessThan(before.loss);
   expect(Math.abs(before.loss - after.loss - predicted)).toBeLessThan(0.2 * predicted);
+});
+
+it('RAD: a gradient that is not finite is skipped and counted, so the edit is the one without RAD', async () => {
+  const real = model.pipeline.graphs.unetRad;
+  const overflowing: GraphRunner = {
+    name: real.name,
+    release: () => Promise.resolve(),
+    run: async (feeds: Feeds) => {
+      const out = await real.run(feeds);
+      const grad = new Float32Array(out.grad!.data as Float32Array);
+      grad[grad.length >> 1] = Number.POSITIVE_INFINITY;
+      return { ...out, grad: float32(grad, out.grad!.dims) };
+    },
+  };
+  const pipeline = new ReatcoPipeline(model.pipeline.pkg, { ...model.pipeline.graphs, unetRad: overflowing }, model.pipeline.tokenizer, null);
+  const settings = resolveSettings({ steps: 3, inversionSteps: 3, maxRefinementIterations: 2 });
+  const input = { frames: fx.frames('frames_source'), size, prompt: fx.meta.prompts.edit, objects, settings };
+  const skipped = await pipeline.edit(input);
+  expect(skipped.stats.skippedRadUpdates).toBeGreaterThan(0);
+  expect(skipped.stats.skippedRadUpdates).toBe(skipped.stats.radPasses); // refinement stops at its first
+  expect(skipped.latent.data.every(Number.isFinite)).toBe(true);
+  const withoutRad = await model.pipeline.edit({ ...input, settings: { ...settings, rad: false } });
+  expect(Buffer.from(skipped.latent.data.buffer).equals(Buffer.from(withoutRad.latent.data.buffer))).toBe(true);
 });
 
 it('the same seed reproduces the edit bit for bit on the CPU; another seed changes it', async () => {

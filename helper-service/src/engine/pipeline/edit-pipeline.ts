@@ -19,12 +19,12 @@ import { dataOf, float32, int64, type GraphRunner } from '../sessions/ort';
 import { planWindow, smallerWindow, type MemoryModel } from './memory';
 import {
   addFrames_,
+  descend,
   dims,
   divideFrames_,
   guide,
   latentSize,
   sliceFrames,
-  subtractScaled,
   twice,
   zerosLike,
   type Latent,
@@ -95,6 +95,8 @@ export interface EditStats {
   epsCalls: number;
   radPasses: number;
   refinementIterations: number;
+  /** RAD updates left out because their gradient was not finite. */
+  skippedRadUpdates: number;
   vaeCalls: number;
   msByStage: Record<Stage, number>;
 }
@@ -371,7 +373,7 @@ export class ReatcoPipeline {
     let plan = { window: settings.window, stride: settings.stride, reason: null as string | null };
     if (this.gpu && settings.rad && objects.length > 0) {
       const latent = this.latentShape(frames.length, size);
-      const model: MemoryModel = { tokens: latent.height * latent.width, weightBytes: this.gpu.weightBytes };
+      const model: MemoryModel = { tokens: latent.height * latent.width, weightBytes: this.gpu.weightBytes, elementBytes: this.manifest.precision === 'fp16' ? 2 : 4 };
       try {
         plan = planWindow(frames.length, settings, model, this.gpu.freeBytes());
       } catch (error) {
@@ -407,7 +409,7 @@ export class ReatcoPipeline {
       eps: settings.steps * windows.length,
       rad: useRad ? windows.length * (radSteps + refinementPoints * (1 + Math.ceil(settings.maxRefinementIterations / 2))) : 0,
     });
-    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
+    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, skippedRadUpdates: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
     let stage: Stage = 'encode';
     let stageStep = 0;
     let stageTotal = 1;
@@ -461,7 +463,9 @@ export class ReatcoPipeline {
             meter.expectAtLeast('rad', stats.radPasses + (timesteps.length - i) * windows.length);
           }
           const { grad } = await call('rad', () => this.radPass(x, t, cond!, tokens, region, MAIN_UPDATE));
-          x = { ...x, data: subtractScaled(x.data, alpha, grad) };
+          const moved = descend(x.data, alpha, grad);
+          if (moved) x = { ...x, data: moved };
+          else stats.skippedRadUpdates++;
         }
         if (noiseLatent) {
           x = { ...x, data: irjsBlend(x, sliceFrames(z0, a, b), sliceFrames(noiseLatent, a, b).data, region.irjsMask, t, this.scheduler) };
@@ -508,7 +512,12 @@ export class ReatcoPipeline {
     let result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
     let iterations = 0;
     while (result.loss > 1 - threshold && iterations < maxIterations) {
-      x = { ...x, data: subtractScaled(x.data, alpha, result.grad) };
+      const moved = descend(x.data, alpha, result.grad);
+      if (!moved) {
+        stats.skippedRadUpdates++;
+        break;
+      }
+      x = { ...x, data: moved };
       result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
       iterations++;
     }

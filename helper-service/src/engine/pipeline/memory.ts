@@ -1,6 +1,6 @@
 /**
  * Which window of frames fits the GPU. The RAD gradient pass is what runs out of memory: it keeps
- * activations for the backward pass, and its head-by-head attention backward holds a few float32
+ * activations for the backward pass, and its head-by-head attention backward holds a few
  * (frames x tokens x 2 tokens) maps at the finest level while it runs. A window that would not fit
  * is never attempted; an out-of-memory error that still happens halves the window (see edit-pipeline).
  */
@@ -10,20 +10,24 @@ export interface MemoryModel {
   tokens: number;
   /** Bytes of model weights the sessions hold. */
   weightBytes: number;
+  /** Bytes per activation and map element: 2 for fp16 packages, 4 for fp32. */
+  elementBytes: number;
 }
 
-// Fitted to the GPU memory ONNX Runtime's CUDA provider takes for the SD-1.x RAD pass at 448x768
-// (H200, 2026-12-01: 16.7 GiB at 4 frames, 62.7 at 16, each window in a fresh session). That is
-// about four times the live activations (helper-service/results/gpu.md: the arena grows in powers
-// of two), split as the live tensors split between maps and the rest.
-/** Per frame and latent token: activations kept for the backward pass. */
+// Fitted to the GPU memory ONNX Runtime's CUDA provider takes for the SD-1.x fp16 RAD pass at 448x768
+// (H200, 2026-12-01, maps in fp16: 10.7 GiB at 4 frames, 19.7 at 8, 42.7 at 16, each window in a fresh
+// session, 1.6 GiB of it weights). That is about four times the live activations
+// (helper-service/results/gpu.md: the arena grows in powers of two), split as the live tensors split
+// between maps and the rest. fp32 packages are assumed to take twice as much (not measured on a GPU).
+/** Per frame and latent token: bytes of fp16 activations kept for the backward pass. */
 const ACTIVATION_BYTES_PER_TOKEN = 215e3;
-/** Float32 (tokens x 2 tokens) attention maps per frame, arena growth included. */
-const ATTENTION_MAPS = 13;
+/** (tokens x 2 tokens) attention maps per frame, arena growth included. */
+const ATTENTION_MAPS = 14;
 
 export function radPeakBytes(model: MemoryModel, frames: number): number {
-  const maps = ATTENTION_MAPS * 4 * model.tokens * 2 * model.tokens;
-  return model.weightBytes + frames * (model.tokens * ACTIVATION_BYTES_PER_TOKEN + maps);
+  const maps = ATTENTION_MAPS * model.elementBytes * model.tokens * 2 * model.tokens;
+  const activations = (model.tokens * ACTIVATION_BYTES_PER_TOKEN * model.elementBytes) / 2;
+  return model.weightBytes + frames * (activations + maps);
 }
 
 export interface WindowPlan {

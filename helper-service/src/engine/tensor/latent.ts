@@ -72,6 +72,12 @@ export function subtractScaled(x: Float32Array, alpha: number, g: Float32Array):
   return out;
 }
 
+/** The RAD update, or null when the gradient is not finite (an fp16 overflow in the gradient graph):
+ *  one skipped update costs a little guidance, a NaN would spread through the whole clip. */
+export function descend(x: Float32Array, alpha: number, g: Float32Array): Float32Array | null {
+  return g.every(Number.isFinite) ? subtractScaled(x, alpha, g) : null;
+}
+
 /** The same tensor twice along the batch axis: both halves of classifier-free guidance. */
 export function twice(x: Float32Array): Float32Array {
   const out = new Float32Array(2 * x.length);
