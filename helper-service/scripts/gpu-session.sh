@@ -9,16 +9,19 @@
 #            package into /tmp/sd15 in the background, then runs the PyTorch single-graph reference
 #            and baseline (a), the reference-style edit, on the GPU meanwhile (the export uses CPUs only;
 #            BASELINE=0 skips (a) and waits for the export instead)
-#   provider (carry .gpu/rt2) installs the CUDA execution provider; waits for the export
-#   measure  (carry .gpu/app .gpu/tok) ORT graph check (ε graphs, RAD gradient by window, node
-#            placement), the engine's full edit, then baseline (b), PyTorch's clean edit of the very
-#            same case, compared with the engine's result; then the same pair with sliding windows
-#            (RAD_FRAMES=16 checks fewer window sizes; WINDOWS=0 skips the sliding-window pair)
+#   provider (carry .gpu/rt2) brings the CUDA execution provider's first part; waits for the export
+#   measure  (carry .gpu/app .gpu/tok .gpu/rt3) installs the provider (its second part), then the ORT
+#            graph check (ε graphs, RAD gradient by window, node placement), the engine's full edit,
+#            then baseline (b), PyTorch's clean edit of the very same case, compared with the engine's
+#            result; then the same pair with sliding windows (RAD_FRAMES=16 checks fewer window sizes;
+#            WINDOWS=0 skips the sliding-window pair)
+#   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
+#            CUDA_LAUNCH_BLOCKING=1 so that node times are GPU times (after measure, same package)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
 #            (DECODER_MINUTES=N first fine-tunes the VAE decoder for N minutes; UNET_MINUTES=0 skips the UNet;
 #            TRAIN_SETTINGS="unet_lr=1.5e-4 edit_fraction=0.5" overrides TrainSettings fields)
 set -uo pipefail
-phase=${1:?phase: start, provider, measure or train}
+phase=${1:?phase: start, provider, measure, profile or train}
 py=/opt/torch/.venv/bin/python
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
@@ -62,17 +65,18 @@ start)
   rm -rf /tmp/models && cp -r models /tmp/models && cp -r .gpu/tok /tmp/tok # the export outlives this call
   (cd /tmp/models && setsid nohup $py -m reatco_models random --preset sd15 --tokenizer /tmp/tok --precision fp16 \
     --static-size --cuda-graphs --jobs 6 --parts /tmp/sd15-parts --out /tmp/sd15 > /tmp/export.log 2>&1 &)
-  (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --out /tmp/ref) 2>&1 | tail -3
+  (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --time-frames 16 --out /tmp/ref) 2>&1 | tail -3
   cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
   if [ "${BASELINE:-1}" = 1 ]; then echo "baseline (a), reference-style:"; oracle reference pytorch-reference --frames 16; fi
   wait_for_export
   ;;
 provider)
-  xz -T0 -dc .gpu/rt2/libonnxruntime_providers_cuda.so.xz > /opt/gw/lib/libonnxruntime_providers_cuda.so
+  cp .gpu/rt2/cuda.xz.part1 /opt/gw/
   wait_for_export
   ;;
 measure)
   [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run start (and provider) first"; exit 3; }
+  cat /opt/gw/cuda.xz.part1 .gpu/rt3/cuda.xz.part2 | xz -T0 -dc > /opt/gw/lib/libonnxruntime_providers_cuda.so || exit 3
   bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
   REATCO_ORT_VERBOSE=1 timeout 200 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
     --provider cuda --rad-frames "${RAD_FRAMES:-4,8,16}" --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
@@ -86,6 +90,17 @@ measure)
     echo "engine, 8-frame windows:"; engine ort-edit-window8 --window 8 --stride 4 --save-case /tmp/case-window8
     echo "baseline (b), same windows:"; oracle clean pytorch-clean-window8 --case /tmp/case-window8
   fi
+  ;;
+profile)
+  [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run start (and provider) first"; exit 3; }
+  bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
+  rm -f /tmp/rad16_*.json
+  CUDA_LAUNCH_BLOCKING=1 timeout $(($(left) - 30)) node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 \
+    --provider cuda --frames 16 --runs 2 --skip-eps --profile /tmp/rad16 > /tmp/profile.log 2>&1
+  grep -E '"medianMs"|error' /tmp/profile.log | head -3
+  $py helper-service/scripts/ort-profile-summary.py /tmp/rad16_*.json 40 > "$out/rad-profile-16f-blocking.txt"
+  head -30 "$out/rad-profile-16f-blocking.txt"
+  xz -T0 -c /tmp/rad16_*.json > "$out/rad-profile-16f.json.xz"
   ;;
 train)
   decoder=${DECODER_MINUTES:-0}

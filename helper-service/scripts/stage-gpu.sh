@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stages what a GPU-machine session needs, within its 64 MiB carry limit (the tracked tree counts too):
 #   .gpu/rt1  Node and the shared provider library (one call carries it, installs into /opt/gw)
-#   .gpu/rt2  the CUDA execution provider (a second call carries it, installs into /opt/gw)
+#   .gpu/rt2  the CUDA execution provider's first part (a second call carries it into /opt/gw)
+#   .gpu/rt3  its second part (the call that first runs Node carries it and puts the provider together);
+#             split so that no call passes the limit next to the tracked tree (33 MB)
 #   .gpu/app  production node_modules for the helper (no ffmpeg, no panel components) and its dist/
 #   .gpu/tok  the SD-1.x CLIP tokenizer files (for random-weight SD-size packages)
 # Carried paths do not persist between calls (reinstall .gpu/app in every call that runs Node), but
@@ -11,9 +13,10 @@ set -euo pipefail
 root=$(git rev-parse --show-toplevel); cd "$root"
 kit=$(cd ../shared/gpu && pwd)
 bash "$kit/stage.sh" helper-service/dist > /dev/null
-rm -rf .gpu/rt1 .gpu/rt2 .gpu/tok && mkdir -p .gpu/rt1 .gpu/rt2 .gpu/tok
+rm -rf .gpu/rt1 .gpu/rt2 .gpu/rt3 .gpu/tok && mkdir -p .gpu/rt1 .gpu/rt2 .gpu/rt3 .gpu/tok
 cp .gpu/rt/node.xz .gpu/rt/libonnxruntime_providers_shared.so .gpu/rt1/
-cp .gpu/rt/libonnxruntime_providers_cuda.so.xz .gpu/rt2/
+head -c 26000000 .gpu/rt/libonnxruntime_providers_cuda.so.xz > .gpu/rt2/cuda.xz.part1
+tail -c +26000001 .gpu/rt/libonnxruntime_providers_cuda.so.xz > .gpu/rt3/cuda.xz.part2
 cp ../shared/tokenizers/clip/vocab.json ../shared/tokenizers/clip/merges.txt .gpu/tok/
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 tar xJf .gpu/app/app.tar.xz -C "$tmp"
@@ -25,5 +28,5 @@ cat <<'HOW'
 Then, one command each on the GPU machine, back to back (helper-service/scripts/gpu-session.sh says what each does):
   bash helper-service/scripts/gpu-session.sh start      carry .gpu/rt1 .gpu/tok
   bash helper-service/scripts/gpu-session.sh provider   carry .gpu/rt2
-  bash helper-service/scripts/gpu-session.sh measure    carry .gpu/app .gpu/tok
+  bash helper-service/scripts/gpu-session.sh measure    carry .gpu/app .gpu/tok .gpu/rt3
 HOW
