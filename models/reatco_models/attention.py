@@ -28,6 +28,11 @@ def explicit_attention():
         _EXPLICIT.reset(token)
 
 
+def in_gradient_graph() -> bool:
+    """True while the RAD gradient graph is traced (inside `explicit_attention()`)."""
+    return _EXPLICIT.get()
+
+
 def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
     b, n, c = t.shape
     return t.reshape(b, n, heads, c // heads).transpose(1, 2)
