@@ -57,8 +57,8 @@ def _(q, k, v, heads):
 class HeadwiseAttention(torch.autograd.Function):
     """Attention for the RAD gradient graph where nobody reads the probabilities: the forward is the
     fused kernel (ONNX Runtime's MultiHeadAttention in the graph) and keeps q, k, v and the output;
-    the backward recomputes the probabilities one head at a time with one softmax (a flash-attention
-    style backward written in plain ops, so it exports). Explicit attention in the forward would keep
+    the backward recomputes the probabilities with one softmax per head for large maps, or one for
+    all heads for small ones (a flash-attention style backward written in plain ops, so it exports). Explicit attention in the forward would keep
     a (frames x heads x tokens x 2 tokens) tensor per layer for the backward, about 60 GB at 4 frames
     of 448x768, and cost most of the pass in ONNX Runtime's reductions.
 
@@ -125,7 +125,7 @@ ALL_HEADS_MAX_ELEMENTS = 2**25
 
 
 def _all_heads_at_once(heads: int, queries: int, keys: int) -> bool:
-    """Decided at trace time: for a graph of dynamic frame size, at the example's size."""
+    """Decided at trace time: for a graph whose height and width are dynamic, at the example's."""
     return bool(heads * queries * keys <= ALL_HEADS_MAX_ELEMENTS)
 
 
