@@ -88,6 +88,14 @@ function report(figures: { totalMs: number; warmupMs: number; stats: EditStats }
   for (const [stage, ms] of Object.entries(stats.msByStage)) console.log(`  ${stage.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s`);
   console.log(`  total    ${(totalMs / 1000).toFixed(2).padStart(8)} s`);
   console.log(`ε calls ${stats.epsCalls}, RAD passes ${stats.radPasses} (refinement iterations ${stats.refinementIterations}, skipped updates ${stats.skippedRadUpdates}), VAE calls ${stats.vaeCalls}`);
+  for (const [kind, times] of Object.entries(stats.callMs)) if (times.length > 1) console.log(`  ${kind.padEnd(9)} ${callSummary(times)}`);
   console.log(`UNet calls per second ${(unetCalls / ((stats.msByStage.invert + stats.msByStage.edit) / 1000)).toFixed(2)}`);
   if (json) writeFileSync(json, JSON.stringify(figures, null, 1) + '\n');
+}
+
+/** A kind of call's count, first and median time and slowest: a slow stage's calls are all slow, or a few are. */
+function callSummary(times: readonly number[]): string {
+  const sorted = [...times].sort((a, b) => a - b);
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  return `${times.length} calls: first ${ms(times[0]!)}, median ${ms(sorted[sorted.length >> 1]!)}, slowest ${ms(sorted[sorted.length - 1]!)}`;
 }

@@ -99,6 +99,8 @@ export interface EditStats {
   skippedRadUpdates: number;
   vaeCalls: number;
   msByStage: Record<Stage, number>;
+  /** Every model call's time, by kind, in call order: where a stage's time goes (benchmarks). */
+  callMs: Record<CallKind, number[]>;
 }
 
 export interface EditOutput {
@@ -127,7 +129,7 @@ interface WindowRegions {
   irjsMask: Uint8Array;
 }
 
-type CallKind = 'text' | 'vae' | 'inversion' | 'eps' | 'rad';
+export type CallKind = 'text' | 'vae' | 'inversion' | 'eps' | 'rad';
 
 /** Measures each kind of call and estimates what is left. */
 class ProgressMeter {
@@ -409,7 +411,7 @@ export class ReatcoPipeline {
       eps: settings.steps * windows.length,
       rad: useRad ? windows.length * (radSteps + refinementPoints * (1 + Math.ceil(settings.maxRefinementIterations / 2))) : 0,
     });
-    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, skippedRadUpdates: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 } };
+    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, skippedRadUpdates: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 }, callMs: { text: [], vae: [], inversion: [], eps: [], rad: [] } };
     let stage: Stage = 'encode';
     let stageStep = 0;
     let stageTotal = 1;
@@ -421,6 +423,7 @@ export class ReatcoPipeline {
       const ms = performance.now() - started;
       meter.record(kind, ms);
       stats.msByStage[stage] += ms;
+      stats.callMs[kind].push(ms);
       if (kind === 'eps' || kind === 'inversion') stats.epsCalls++;
       else if (kind === 'rad') stats.radPasses++;
       else if (kind === 'vae') stats.vaeCalls++;
