@@ -46,7 +46,7 @@ oracle() { # mode, output name, extra arguments: a PyTorch edit of the SD-1.x-si
 engine() { # output name, extra arguments: the engine's edit on ORT CUDA (reatco bench)
   local name=$1; shift
   timeout $(($(left) - 20)) node helper-service/dist/src/cli/main.js bench --model /tmp/sd15 --provider cuda --frames 16 \
-    --size 448x768 --steps 50 --inversion-steps 50 --json "$out/$name.json" "$@" 2>&1 | tail -12
+    --size 448x768 --steps 50 --inversion-steps 50 --json "$out/$name.json" "$@" 2>&1 | tail -15
 }
 
 wait_for_export() {
