@@ -58,9 +58,10 @@ class HeadwiseAttention(torch.autograd.Function):
     """Attention for the RAD gradient graph where nobody reads the probabilities: the forward is the
     fused kernel (ONNX Runtime's MultiHeadAttention in the graph) and keeps q, k, v and the output;
     the backward recomputes the probabilities with one softmax per head for large maps, or one for
-    all heads for small ones (a flash-attention style backward written in plain ops, so it exports). Explicit attention in the forward would keep
-    a (frames x heads x tokens x 2 tokens) tensor per layer for the backward, about 60 GB at 4 frames
-    of 448x768, and cost most of the pass in ONNX Runtime's reductions.
+    all heads for small ones (a flash-attention style backward written in plain ops, so it exports).
+    Explicit attention in the forward would keep a (frames x heads x tokens x 2 tokens) tensor per
+    layer for the backward, about 60 GB at 4 frames of 448x768, and cost most of the pass in ONNX
+    Runtime's reductions.
 
     The backward's maps stay in the working precision, as flash attention's backward keeps its
     probabilities and their gradient in fp16 for the products: the maps are the pass's memory

@@ -44,8 +44,12 @@ def _group_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, group
     # strided axes in one kernel, so elsewhere the layout stays (no copies). Statistics in float32, as
     # GroupNorm keeps them.
     group_major = in_gradient_graph()
-    xg = (x.reshape(b, frames, groups, -1).transpose(1, 2).reshape(b, groups, -1) if group_major else x.reshape(b, frames, groups, -1)).float()
-    dims = (-1,) if group_major else (1, 3)
+    xg = x.reshape(b, frames, groups, -1)
+    if group_major:
+        xg, dims = xg.transpose(1, 2).reshape(b, groups, -1), (-1,)
+    else:
+        dims = (1, 3)
+    xg = xg.float()
     mean = xg.mean(dim=dims, keepdim=True)
     centred = xg - mean
     var = centred.pow(2).mean(dim=dims, keepdim=True)

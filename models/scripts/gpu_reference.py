@@ -108,11 +108,11 @@ def main() -> None:
     if args.time_frames:
         # The edit's own sizes, timed only: one CFG step, one inversion step, one RAD pass.
         n = args.time_frames
-        cfg_sample, inversion_sample, rad16 = eps_sample(2, n).to(dtype), eps_sample(1, n).to(dtype), rad_inputs(n)
+        cfg_sample, inversion_sample, rad_at_n = eps_sample(2, n).to(dtype), eps_sample(1, n).to(dtype), rad_inputs(n)
         calls = {
             "eps_batch2": lambda: unet(cfg_sample, timestep, context.to(dtype)),
             "eps_batch1": lambda: unet(inversion_sample, timestep, context[:1].to(dtype)),
-            "rad": lambda: rad_gradient(unet, *rad16),
+            "rad": lambda: rad_gradient(unet, *rad_at_n),
         }
         report[f"at_{n}_frames"] = {}
         for name, fn in calls.items():
