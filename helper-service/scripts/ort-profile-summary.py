@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises an ONNX Runtime profile (graph-check.js --profile): the last run's node time by operator
-type and its slowest nodes. Run the check with CUDA_LAUNCH_BLOCKING=1 on CUDA, or node times are launch
-times. Usage: python3 ort-profile-summary.py PROFILE.json [TOP]"""
+type, by output size, and its slowest nodes. With CUDA_LAUNCH_BLOCKING=1 on CUDA node times are GPU
+times; without it they are the host's time to launch each node. Usage: python3 ort-profile-summary.py PROFILE.json [TOP]"""
 import collections
 import json
 import sys
@@ -19,5 +19,25 @@ print("runs (ms):", [round(e["dur"] / 1000) for e in runs])
 print(f"last run: {sum(by_op.values()) / 1000:.0f} ms in {len(nodes)} nodes")
 for op, us in by_op.most_common(top):
     print(f"  {op:24s} {us / 1000:9.1f} ms  {count[op]:5d} nodes")
+
+
+def output_bytes(e) -> int:
+    width = {"float16": 2, "float": 4, "int64": 8, "bool": 1}
+    total = 0
+    for out in e["args"].get("output_type_shape", []):
+        for dtype, shape in out.items():
+            n = 1
+            for d in shape:
+                n *= d
+            total += n * width.get(dtype, 4)
+    return total
+
+
+# Launch cost shows as many small nodes whose time does not shrink with their output.
+bounds = [(0, 1 << 20, "< 1 MB"), (1 << 20, 16 << 20, "1-16 MB"), (16 << 20, 256 << 20, "16-256 MB"), (256 << 20, 1 << 62, ">= 256 MB")]
+for low, high, label in bounds:
+    hits = [e for e in nodes if low <= output_bytes(e) < high]
+    us = sum(e["dur"] for e in hits)
+    print(f"  outputs {label:10s} {us / 1000:9.1f} ms  {len(hits):5d} nodes  {us / max(len(hits), 1):6.1f} us each")
 for e in sorted(nodes, key=lambda e: -e["dur"])[:top]:
     print(f'  {e["dur"] / 1000:9.1f} ms  {e["args"]["op_name"]:16s} {e["name"][:-12]}  {e["args"].get("output_type_shape")}')

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gradient_norms import GatedGelu, LayerNormLastAxis
+
 
 _EXPLICIT = contextvars.ContextVar("explicit_attention", default=False)
 
@@ -230,6 +232,8 @@ class GEGLU(nn.Module):
         self.proj = nn.Linear(dim_in, dim_out * 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if in_gradient_graph():
+            return GatedGelu.apply(self.proj(x))
         hidden, gate = self.proj(x).chunk(2, dim=-1)
         return hidden * F.gelu(gate)
 
@@ -266,12 +270,17 @@ class TransformerBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, context: torch.Tensor, frames: int, store: list | None = None
     ) -> torch.Tensor:
-        x = self.attn1(self.norm1(x), frames) + x
-        attended, probs = self.attn2(self.norm2(x), context, frames, return_probs=store is not None)
+        x = self.attn1(_layer_norm(self.norm1, x), frames) + x
+        attended, probs = self.attn2(_layer_norm(self.norm2, x), context, frames, return_probs=store is not None)
         if store is not None:
             store.append(probs)
         x = attended + x
-        x = self.ff(self.norm3(x)) + x
+        x = self.ff(_layer_norm(self.norm3, x)) + x
         if self.temporal:
-            x = self.attn_temp(self.norm_temp(x), frames) + x
+            x = self.attn_temp(_layer_norm(self.norm_temp, x), frames) + x
         return x
+
+
+def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """The module's maths; in the RAD graph with a backward in the working precision."""
+    return LayerNormLastAxis.apply(x, norm.weight, norm.bias, norm.eps) if in_gradient_graph() else norm(x)

@@ -11,6 +11,7 @@ self-attention (its backward is written in plain operators: attention.HeadwiseAt
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
@@ -381,23 +382,37 @@ def cast_layer_norm_statistics(model: onnx.ModelProto) -> int:
     """Casts LayerNormalization's mean and inverse-deviation outputs to their traced type. Under fp16,
     PyTorch traces native_layer_norm's statistics as float16, but ONNX computes them in the stash
     type (float32), and ONNX Runtime refuses the graph over the mismatch (onnxscript's rewriter used
-    to paper over it; the RAD graph is exported without it). Returns the number of casts."""
-    declared = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.value_info, *model.graph.output]}
+    to paper over it; the RAD graph is exported without it). Where the trace only casts a statistic
+    back to float32 (gradient_norms.row_moments), its readers take the stash output itself, so
+    the float32 statistic is never rounded to float16. Returns the number of casts."""
+    graph = model.graph
+    declared = {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.output]}
+    readers = collections.defaultdict(list)
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            readers[name].append((node, index))
+    outputs = {o.name for o in graph.output}
     nodes = []
     casts = 0
-    for node in model.graph.node:
+    for node in graph.node:
         nodes.append(node)
         if node.op_type != "LayerNormalization":
             continue
         stash = next((a.i for a in node.attribute if a.name == "stash_type"), onnx.TensorProto.FLOAT)
         for index in (1, 2):
             name = node.output[index] if index < len(node.output) else ""
-            if name and declared.get(name, stash) != stash:
-                node.output[index] = f"{name}_stash"
-                nodes.append(onnx.helper.make_node("Cast", [node.output[index]], [name], to=declared[name], name=f"layer_norm_stat_cast_{casts}"))
-                casts += 1
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
+            if not name or declared.get(name, stash) == stash:
+                continue
+            node.output[index] = f"{name}_stash"
+            up_casts = [(r, i) for r, i in readers[name] if r.op_type == "Cast" and next(a.i for a in r.attribute if a.name == "to") == stash]
+            if name not in outputs and up_casts and len(up_casts) == len(readers[name]):
+                for reader, i in up_casts:
+                    reader.input[i] = node.output[index]
+                continue
+            nodes.append(onnx.helper.make_node("Cast", [node.output[index]], [name], to=declared[name], name=f"layer_norm_stat_cast_{casts}"))
+            casts += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
     return casts
 
 

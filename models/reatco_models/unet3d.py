@@ -18,6 +18,7 @@ from torch import nn
 
 from .attention import TransformerBlock, in_gradient_graph
 from .config import UNetConfig
+from .gradient_norms import GroupNormAcrossFrames
 
 
 _FUSED_NORM = contextvars.ContextVar("fused_group_norm", default=False)
@@ -37,25 +38,12 @@ def fused_group_norm():
 
 def _group_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: int, eps: float, frames: int) -> torch.Tensor:
     bf, c, h, w = x.shape
-    b = bf // frames
-    # In the RAD gradient graph the statistics are taken group-major, so that they and their gradients
-    # reduce one contiguous axis: over the strided axes of the frames-major layout, ONNX Runtime's CUDA
-    # reductions took 40 ms of the SD-1.x RAD pass at 16 frames (128 nodes of ~0.3 ms). PyTorch reduces
-    # strided axes in one kernel, so elsewhere the layout stays (no copies). Statistics in float32, as
-    # GroupNorm keeps them.
-    group_major = in_gradient_graph()
-    xg = x.reshape(b, frames, groups, -1)
-    if group_major:
-        xg, dims = xg.transpose(1, 2).reshape(b, groups, -1), (-1,)
-    else:
-        dims = (1, 3)
-    xg = xg.float()
-    mean = xg.mean(dim=dims, keepdim=True)
+    # Statistics in float32, as GroupNorm keeps them.
+    xg = x.reshape(bf // frames, frames, groups, -1).float()
+    mean = xg.mean(dim=(1, 3), keepdim=True)
     centred = xg - mean
-    var = centred.pow(2).mean(dim=dims, keepdim=True)
+    var = centred.pow(2).mean(dim=(1, 3), keepdim=True)
     y = (centred * torch.rsqrt(var + eps)).to(x.dtype)
-    if group_major:
-        y = y.reshape(b, groups, frames, -1).transpose(1, 2)
     return y.reshape(bf, c, h, w) * weight.reshape(1, c, 1, 1) + bias.reshape(1, c, 1, 1)
 
 
@@ -77,6 +65,8 @@ def group_norm_across_frames(x: torch.Tensor, norm: nn.GroupNorm, frames: int, s
     (channels of the group, frames, height, width), then SiLU if `silu`. x is frames-major (b * f, c, h, w)."""
     if _FUSED_NORM.get():
         return group_norm_op(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames, silu)
+    if in_gradient_graph():  # the same maths, with a backward of few nodes and no float32 activations
+        return GroupNormAcrossFrames.apply(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames, silu)
     y = _group_norm(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames)
     return F.silu(y) if silu else y
 
