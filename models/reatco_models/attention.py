@@ -115,8 +115,9 @@ class HeadwiseAttention(torch.autograd.Function):
             # outputs computes every head's dq first and keeps each head's p and ds alive for dk and
             # dv (all heads at once: 16 GB at 4 frames of 448x768 instead of 3).
             parts.append(torch.cat([ds @ kb, ds.transpose(-1, -2) @ qb, p.transpose(-1, -2) @ gob], dim=-2))
-        grads = (parts[0] if together else torch.stack(parts, dim=1)).transpose(1, 2)  # (b, lq + 2 lk, heads, d)
-        dq, dk, dv = (t.reshape(t.shape[0], t.shape[1], channels) for t in grads.split([lq, lk, lk], dim=1))
+        # (b, lq + 2 lk, heads * d); one head at a time, heads side by side need no transpose.
+        grads = parts[0].transpose(1, 2).flatten(2) if together else torch.cat(parts, dim=-1)
+        dq, dk, dv = grads.split([lq, lk, lk], dim=1)
         unscale = lambda t, factor: (t.float() * (factor / gain)).to(dtype)  # noqa: E731
         return unscale(dq, d**-0.5), unscale(dk, 1.0), unscale(dv, 1.0), None
 
