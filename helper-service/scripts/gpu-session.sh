@@ -8,13 +8,13 @@
 #   start    (carry .gpu/rt1 .gpu/tok) installs Node, starts the export of the fp16 random-weight SD-1.x
 #            package into /tmp/sd15 in the background, then runs the PyTorch single-graph reference
 #            and baseline (a), the reference-style edit, on the GPU meanwhile (the export uses CPUs only;
-#            BASELINE=0 skips (a) and waits for the export instead)
+#            BASELINE=0 skips (a) and waits for the export instead, REFERENCE=0 the single graphs)
 #   provider (carry .gpu/rt2) brings the CUDA execution provider's first part; waits for the export
 #   measure  (carry .gpu/app .gpu/tok .gpu/rt3) installs the provider (its second part), then the ORT
 #            graph check (ε graphs, RAD gradient by window, node placement), the engine's full edit,
 #            then baseline (b), PyTorch's clean edit of the very same case, compared with the engine's
 #            result; then the same pair with sliding windows (RAD_FRAMES=16 checks fewer window sizes;
-#            WINDOWS=0 skips the sliding-window pair)
+#            GRAPH_CHECK=0 skips the graph check, WINDOWS=0 the sliding-window pair)
 #   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
 #            CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch times); after
 #            measure, same package
@@ -66,8 +66,10 @@ start)
   rm -rf /tmp/models && cp -r models /tmp/models && cp -r .gpu/tok /tmp/tok # the export outlives this call
   (cd /tmp/models && setsid nohup $py -m reatco_models random --preset sd15 --tokenizer /tmp/tok --precision fp16 \
     --static-size --cuda-graphs --jobs 6 --parts /tmp/sd15-parts --out /tmp/sd15 > /tmp/export.log 2>&1 &)
-  (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --time-frames 16 --out /tmp/ref) 2>&1 | tail -3
-  cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
+  if [ "${REFERENCE:-1}" = 1 ]; then
+    (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --time-frames 16 --out /tmp/ref) 2>&1 | tail -3
+    cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
+  fi
   if [ "${BASELINE:-1}" = 1 ]; then echo "baseline (a), reference-style:"; oracle reference pytorch-reference --frames 16; fi
   wait_for_export
   ;;
@@ -79,12 +81,14 @@ measure)
   [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run start (and provider) first"; exit 3; }
   cat /opt/gw/cuda.xz.part1 .gpu/rt3/cuda.xz.part2 | xz -T0 -dc > /opt/gw/lib/libonnxruntime_providers_cuda.so || exit 3
   bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
-  REATCO_ORT_VERBOSE=1 timeout 200 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
-    --provider cuda --rad-frames "${RAD_FRAMES:-4,8,16}" --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
-  grep -v '^\[\|^20[0-9][0-9]-' /tmp/graph-check.log | grep -E 'medianMs|peakGiB|cosine|error' | head -30
-  # Node placement from the verbose log: which provider each compute node went to.
-  grep -o 'Node(s) placed on \[[A-Za-z]*\]. Number of nodes: [0-9]*' /tmp/graph-check.log | sort | uniq -c > "$out/placement.txt"
-  grep -A3 'placed on \[CPUExecutionProvider\]' /tmp/graph-check.log | grep -o ' [A-Za-z]* (' | sort | uniq -c | sort -rn | head -20 >> "$out/placement.txt"
+  if [ "${GRAPH_CHECK:-1}" = 1 ]; then
+    REATCO_ORT_VERBOSE=1 timeout 200 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
+      --provider cuda --rad-frames "${RAD_FRAMES:-4,8,16}" --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
+    grep -v '^\[\|^20[0-9][0-9]-' /tmp/graph-check.log | grep -E 'medianMs|peakGiB|cosine|error' | head -30
+    # Node placement from the verbose log: which provider each compute node went to.
+    grep -o 'Node(s) placed on \[[A-Za-z]*\]. Number of nodes: [0-9]*' /tmp/graph-check.log | sort | uniq -c > "$out/placement.txt"
+    grep -A3 'placed on \[CPUExecutionProvider\]' /tmp/graph-check.log | grep -o ' [A-Za-z]* (' | sort | uniq -c | sort -rn | head -20 >> "$out/placement.txt"
+  fi
   echo "engine, full clip:"; engine ort-edit --save-case /tmp/case-full
   echo "baseline (b), clean, same case:"; oracle clean pytorch-clean --case /tmp/case-full
   if [ "${WINDOWS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then

@@ -199,6 +199,8 @@ export class ReatcoPipeline {
   readonly scheduler: DDIMScheduler;
   /** Frames per VAE call: bounds the memory of full-resolution activations. */
   vaeBatch = 4;
+  /** By latent tokens per frame: the largest RAD window these sessions have run (see planWindow). */
+  private readonly provenWindows = new Map<number, number>();
 
   constructor(
     readonly pkg: ModelPackage,
@@ -373,11 +375,13 @@ export class ReatcoPipeline {
       checkRegion(o.region, i, frames.length, size, this.manifest.attention.cell_px);
     });
     let plan = { window: settings.window, stride: settings.stride, reason: null as string | null };
-    if (this.gpu && settings.rad && objects.length > 0) {
-      const latent = this.latentShape(frames.length, size);
-      const model: MemoryModel = { tokens: latent.height * latent.width, weightBytes: this.gpu.weightBytes, elementBytes: this.manifest.precision === 'fp16' ? 2 : 4 };
+    const latent = this.latentShape(frames.length, size);
+    const tokens = latent.height * latent.width;
+    const radOnGpu = this.gpu !== null && settings.rad && objects.length > 0;
+    if (this.gpu && radOnGpu) {
+      const model: MemoryModel = { tokens, weightBytes: this.gpu.weightBytes, elementBytes: this.manifest.precision === 'fp16' ? 2 : 4 };
       try {
-        plan = planWindow(frames.length, settings, model, this.gpu.freeBytes());
+        plan = planWindow(frames.length, settings, model, this.gpu.freeBytes(), this.provenWindows.get(tokens));
       } catch (error) {
         throw new ModelError('OUT_OF_MEMORY', `Not enough GPU memory for this edit: ${(error as Error).message}. Use a smaller quality preset or a shorter clip.`);
       }
@@ -385,7 +389,9 @@ export class ReatcoPipeline {
     for (;;) {
       if (plan.reason) hooks.onNotice?.(plan.reason);
       try {
-        return await this.run({ ...input, settings: { ...settings, window: plan.window, stride: plan.stride } }, hooks);
+        const output = await this.run({ ...input, settings: { ...settings, window: plan.window, stride: plan.stride } }, hooks);
+        if (radOnGpu) this.provenWindows.set(tokens, Math.max(Math.min(plan.window ?? frames.length, frames.length), this.provenWindows.get(tokens) ?? 0));
+        return output;
       } catch (error) {
         const next = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' ? smallerWindow(frames.length, plan.window) : null;
         if (!next || !(settings.rad && objects.length > 0)) throw error;

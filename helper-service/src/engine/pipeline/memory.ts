@@ -15,12 +15,12 @@ export interface MemoryModel {
 }
 
 // Fitted to the GPU memory ONNX Runtime's CUDA provider takes for the SD-1.x fp16 RAD pass at 448x768
-// (H200, 2026-12-01, maps in fp16: 10.7 GiB at 4 frames, 19.7 at 8, 42.7 at 16, each window in a fresh
-// session, 1.6 GiB of it weights). That is about four times the live activations
+// (H200, 2026-12-01, norms with written-out backwards: 15.7 GiB at 4 frames, 28.7 at 8, 57.7 at 16, each
+// window in a fresh session, 1.6 GiB of it weights). That is about four times the live activations
 // (helper-service/results/gpu.md: the arena grows in powers of two), split as the live tensors split
 // between maps and the rest. fp32 packages are assumed to take twice as much (not measured on a GPU).
 /** Per frame and latent token: bytes of fp16 activations kept for the backward pass. */
-const ACTIVATION_BYTES_PER_TOKEN = 215e3;
+const ACTIVATION_BYTES_PER_TOKEN = 405e3;
 /** (tokens x 2 tokens) attention maps per frame, arena growth included. */
 const ATTENTION_MAPS = 14;
 
@@ -43,20 +43,25 @@ const USABLE_FRACTION = 0.8;
 /**
  * The window to run: the one asked for when it fits (or when nothing is known about free memory),
  * otherwise the largest that fits, overlapping by half. Throws when not even 2 frames fit.
+ * `proven` is the largest window at this frame size that the loaded sessions have already run: ONNX
+ * Runtime's arena keeps the memory a run took, which free memory then no longer shows, and a window
+ * that ran once fits again.
  */
 export function planWindow(
   frames: number,
   requested: { window: number | null; stride: number },
   model: MemoryModel,
   freeBytes: number | null,
+  proven = 0,
 ): WindowPlan {
   const asked = Math.min(requested.window ?? frames, frames);
-  if (freeBytes === null) return { ...requested, reason: null };
+  if (freeBytes === null || asked <= proven) return { ...requested, reason: null };
   const budget = freeBytes * USABLE_FRACTION;
-  if (radPeakBytes(model, asked) <= budget) return { ...requested, reason: null };
+  const fits = (window: number) => window <= proven || radPeakBytes(model, window) <= budget;
+  if (fits(asked)) return { ...requested, reason: null };
   let window = asked;
-  while (window > 2 && radPeakBytes(model, window) > budget) window = Math.max(2, Math.floor(window / 2));
-  if (radPeakBytes(model, window) > budget) {
+  while (window > 2 && !fits(window)) window = Math.max(2, Math.floor(window / 2));
+  if (!fits(window)) {
     throw new RangeError(`even 2-frame windows need about ${gib(radPeakBytes(model, 2))} of GPU memory; ${gib(freeBytes)} are free`);
   }
   return {
