@@ -132,6 +132,15 @@ async function main(): Promise<void> {
     const peakGiB = await memory.peakGiB();
     const cfg16 = await time(session, epsFeeds(2, 16), runs);
     const inversion16 = await time(session, epsFeeds(1, 16), runs);
+    // Both shapes are warm now: whether switching between them still costs (in the full-clip edit the
+    // first inversion and the first CFG call took 2.8 s each after a warm-up that ran both twice).
+    const switchMs: number[] = [];
+    for (const batch of [2, 1, 2, 1]) {
+      const feeds = epsFeeds(batch, 16);
+      const started = performance.now();
+      await session.run(feeds);
+      switchMs.push(performance.now() - started);
+    }
     epsOut[component] = dataOf(atRef.out.noise_pred, 'noise_pred');
     epsReport[component] = {
       sessionMs,
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
       peakGiB,
       batch2x16MedianMs: cfg16.medianMs,
       batch1x16MedianMs: inversion16.medianMs,
+      batchSwitchMs: switchMs,
     };
     await session.release();
   }
