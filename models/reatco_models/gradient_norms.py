@@ -64,9 +64,11 @@ class GroupNormAcrossFrames(torch.autograd.Function):
         bf, c, h, w = x.shape
         grouped = (bf // frames, frames, groups, c // groups)
         gamma = weight.float().reshape(1, 1, groups, -1)
-        # Group means of γ·dy and of γ·dy·x, from the rows' means.
-        grad_mean = (gamma * row_moments(grad.reshape(bf * c, h * w))[0].reshape(grouped)).mean(dim=(1, 3), keepdim=True)
-        grad_x_mean = (gamma * row_moments((grad * x).reshape(bf * c, h * w))[0].reshape(grouped)).mean(dim=(1, 3), keepdim=True)
+
+        def group_mean_times_gamma(t: torch.Tensor) -> torch.Tensor:  # mean over each group of γ·t, from the rows' means
+            return (gamma * row_moments(t.reshape(bf * c, h * w))[0].reshape(grouped)).mean(dim=(1, 3), keepdim=True)
+
+        grad_mean, grad_x_mean = group_mean_times_gamma(grad), group_mean_times_gamma(grad * x)
         grad_xhat_mean = rstd * (grad_x_mean - mean * grad_mean)
         # dx = rstd (γ dy - mean(γ dy) - x̂ mean(γ dy x̂)), x̂ = (x - mean) rstd, as dy a + x p + q.
         slope = -rstd * rstd * grad_xhat_mean
@@ -91,11 +93,12 @@ class LayerNormLastAxis(torch.autograd.Function):
         x, mean, rstd, weight = ctx.saved_tensors
         rows = x.numel() // x.shape[-1]
         rstd = rstd.float()
-        xhat = (x - mean.to(x.dtype)) * rstd.to(x.dtype)
+        rstd_working = rstd.to(x.dtype)
+        xhat = (x - mean.to(x.dtype)) * rstd_working
         grad_xhat = grad * weight
         grad_mean = row_moments(grad_xhat.reshape(rows, -1))[0].reshape(rstd.shape)
         grad_xhat_mean = row_moments((grad_xhat * xhat).reshape(rows, -1))[0].reshape(rstd.shape)
-        dx = grad_xhat * rstd.to(x.dtype) + (xhat * (-rstd * grad_xhat_mean).to(x.dtype) + (-rstd * grad_mean).to(x.dtype))
+        dx = grad_xhat * rstd_working + (xhat * (-rstd * grad_xhat_mean).to(x.dtype) + (-rstd * grad_mean).to(x.dtype))
         return dx, None, None, None
 
 

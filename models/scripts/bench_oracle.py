@@ -141,9 +141,9 @@ def main() -> None:
 
     # Warm-up as the engine's (reatco bench): the edit's own shapes, every graph twice (4 steps give RAD
     # two passes), then the timed edit.
-    warm = oracle.encode(frames)
-    oracle.invert(warm, oracle.text_embedding(ids), 2)
-    oracle.edit(warm, warm, oracle.text_embedding(ids), oracle.text_embedding(ids), objects, replace(settings, steps=4, inversion_steps=2, max_refinement_iterations=0))
+    warm, blank = oracle.encode(frames), oracle.text_embedding(ids)
+    oracle.invert(warm, blank, 2)
+    oracle.edit(warm, warm, blank, blank, objects, replace(settings, steps=4, inversion_steps=2, max_refinement_iterations=0))
     if dev == "cuda":
         torch.cuda.reset_peak_memory_stats()
     stages = {}

@@ -377,11 +377,12 @@ export class ReatcoPipeline {
     let plan = { window: settings.window, stride: settings.stride, reason: null as string | null };
     const latent = this.latentShape(frames.length, size);
     const tokens = latent.height * latent.width;
-    const radOnGpu = this.gpu !== null && settings.rad && objects.length > 0;
-    if (this.gpu && radOnGpu) {
-      const model: MemoryModel = { tokens, weightBytes: this.gpu.weightBytes, elementBytes: this.manifest.precision === 'fp16' ? 2 : 4 };
+    // Only the RAD pass needs the window planned for memory.
+    const gpu = settings.rad && objects.length > 0 ? this.gpu : null;
+    if (gpu) {
+      const model: MemoryModel = { tokens, weightBytes: gpu.weightBytes, elementBytes: this.manifest.precision === 'fp16' ? 2 : 4 };
       try {
-        plan = planWindow(frames.length, settings, model, this.gpu.freeBytes(), this.provenWindows.get(tokens));
+        plan = planWindow(frames.length, settings, model, gpu.freeBytes(), this.provenWindows.get(tokens));
       } catch (error) {
         throw new ModelError('OUT_OF_MEMORY', `Not enough GPU memory for this edit: ${(error as Error).message}. Use a smaller quality preset or a shorter clip.`);
       }
@@ -390,7 +391,7 @@ export class ReatcoPipeline {
       if (plan.reason) hooks.onNotice?.(plan.reason);
       try {
         const output = await this.run({ ...input, settings: { ...settings, window: plan.window, stride: plan.stride } }, hooks);
-        if (radOnGpu) this.provenWindows.set(tokens, Math.max(Math.min(plan.window ?? frames.length, frames.length), this.provenWindows.get(tokens) ?? 0));
+        if (gpu) this.provenWindows.set(tokens, Math.max(Math.min(plan.window ?? frames.length, frames.length), this.provenWindows.get(tokens) ?? 0));
         return output;
       } catch (error) {
         const next = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' ? smallerWindow(frames.length, plan.window) : null;
