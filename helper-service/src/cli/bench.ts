@@ -89,11 +89,15 @@ function report(figures: { totalMs: number; warmupMs: number; stats: EditStats }
   const unetCalls = stats.epsCalls + stats.radPasses;
   console.log(`model ${figures.model} (${figures.precision}) on ${figures.provider}; ${figures.frames} frames at ${(figures.size as { width: number; height: number }).width}x${(figures.size as { height: number }).height}`);
   console.log(`warm-up ${(figures.warmupMs / 1000).toFixed(1)} s (session initialisation and first runs)`);
-  for (const [stage, ms] of Object.entries(stats.msByStage)) console.log(`  ${stage.padEnd(8)} ${(ms / 1000).toFixed(2).padStart(8)} s`);
-  console.log(`  total    ${(totalMs / 1000).toFixed(2).padStart(8)} s`);
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2).padStart(8)} s`;
+  for (const [stage, ms] of Object.entries(stats.msByStage)) {
+    console.log(`  ${stage.padEnd(8)} ${seconds(ms)} (model calls ${seconds(stats.callMsByStage[stage as keyof EditStats['callMsByStage']]).trim()})`);
+  }
+  const staged = Object.values(stats.msByStage).reduce((a, b) => a + b, 0);
+  console.log(`  total    ${seconds(totalMs)} (outside the stages: checks, planning, the worker's messages ${seconds(totalMs - staged).trim()})`);
   console.log(`ε calls ${stats.epsCalls}, RAD passes ${stats.radPasses} (refinement iterations ${stats.refinementIterations}, skipped updates ${stats.skippedRadUpdates}), VAE calls ${stats.vaeCalls}`);
   for (const [kind, times] of Object.entries(stats.callMs)) if (times.length > 1) console.log(`  ${kind.padEnd(9)} ${callSummary(times)}`);
-  console.log(`UNet calls per second ${(unetCalls / ((stats.msByStage.invert + stats.msByStage.edit) / 1000)).toFixed(2)}`);
+  console.log(`UNet calls per second ${(unetCalls / ((stats.callMsByStage.invert + stats.callMsByStage.edit) / 1000)).toFixed(2)}`);
   if (json) writeFileSync(json, JSON.stringify(figures, null, 1) + '\n');
 }
 

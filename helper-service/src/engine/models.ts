@@ -3,7 +3,10 @@ import { readModelPackage, type ComponentName, type ModelManifest, type ModelPac
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
 import { statSync } from 'node:fs';
 import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { PerShapeSessions } from './sessions/per-shape';
 import { ClipTokenizer } from './tokenizer';
+
+const EPS_SESSIONS_ON_CUDA = 2;
 
 export interface LoadedModel {
   readonly pipeline: ReatcoPipeline;
@@ -40,7 +43,8 @@ async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<
       textEncoder: await open('the text encoder', 'textEncoder'),
       vaeEncoder: await open('the VAE encoder', 'vaeEncoder'),
       vaeDecoder: await open('the VAE decoder', 'vaeDecoder'),
-      unet: await open('the UNet', 'unet'),
+      // Inversion and guidance run the ε graph at two batch sizes: a session for each on CUDA.
+      unet: request.provider === 'cuda' ? new PerShapeSessions(await open('the UNet', 'unet'), () => open('the UNet', 'unet'), EPS_SESSIONS_ON_CUDA) : await open('the UNet', 'unet'),
       unetRad: await open('the RAD gradient graph', 'unetRad'),
     };
   } catch (error) {
@@ -75,8 +79,10 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
     }
   }
   graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' });
-  // On the GPU the sessions hold the weights (the UNet's twice: the ε and the RAD graph).
-  const weights = Object.values(graphComponents(pkg.manifest, provider)).reduce((sum, c) => sum + statSync(pkg.weightsPath(c)).size, 0);
+  // On the GPU the sessions hold the weights: the UNet's in the RAD graph and in each ε session.
+  const components = graphComponents(pkg.manifest, provider);
+  const weights =
+    Object.values(components).reduce((sum, c) => sum + statSync(pkg.weightsPath(c)).size, 0) + (EPS_SESSIONS_ON_CUDA - 1) * statSync(pkg.weightsPath(components.unet)).size;
   const gpu = provider === 'cuda' ? { weightBytes: weights, freeBytes: () => gpuFreeBytes(request.deviceId ?? 0) } : null;
   const pipeline = new ReatcoPipeline(pkg, graphs, tokenizer, gpu);
   return {
@@ -84,7 +90,7 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
     provider,
     fallbackReason,
     release: async () => {
-      await Promise.all(Object.values(graphs).map((g: GraphSession) => g.release()));
+      await Promise.all(Object.values(graphs).map((g) => g.release()));
     },
   };
 }

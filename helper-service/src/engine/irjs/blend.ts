@@ -19,8 +19,11 @@ export function irjsBlend(
   const r = Math.sqrt(a);
   const s = Math.sqrt(1 - a);
   const out = new Float32Array(latent.data.length);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = mask[i % plane] ? latent.data[i]! : r * source.data[i]! + s * noise[i]!;
+  for (let base = 0; base < out.length; base += plane) {
+    for (let p = 0; p < plane; p++) {
+      const i = base + p;
+      out[i] = mask[p] ? latent.data[i]! : r * source.data[i]! + s * noise[i]!;
+    }
   }
   return out;
 }

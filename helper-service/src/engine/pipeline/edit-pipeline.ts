@@ -98,7 +98,10 @@ export interface EditStats {
   /** RAD updates left out because their gradient was not finite. */
   skippedRadUpdates: number;
   vaeCalls: number;
+  /** Wall-clock time of each stage, host work between the model calls included. */
   msByStage: Record<Stage, number>;
+  /** The part of each stage spent in model calls. */
+  callMsByStage: Record<Stage, number>;
   /** Every model call's time, by kind, in call order: where a stage's time goes (benchmarks). */
   callMs: Record<CallKind, number[]>;
 }
@@ -418,10 +421,20 @@ export class ReatcoPipeline {
       eps: settings.steps * windows.length,
       rad: useRad ? windows.length * (radSteps + refinementPoints * (1 + Math.ceil(settings.maxRefinementIterations / 2))) : 0,
     });
-    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, skippedRadUpdates: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 }, callMs: { text: [], vae: [], inversion: [], eps: [], rad: [] } };
+    const stats: EditStats = { window: settings.window, epsCalls: 0, radPasses: 0, refinementIterations: 0, skippedRadUpdates: 0, vaeCalls: 0, msByStage: { encode: 0, invert: 0, edit: 0, decode: 0 }, callMsByStage: { encode: 0, invert: 0, edit: 0, decode: 0 }, callMs: { text: [], vae: [], inversion: [], eps: [], rad: [] } };
     let stage: Stage = 'encode';
     let stageStep = 0;
     let stageTotal = 1;
+    let stageStarted = performance.now();
+    const finishStage = () => {
+      const now = performance.now();
+      stats.msByStage[stage] += now - stageStarted;
+      stageStarted = now;
+    };
+    const enter = (next: Stage, steps: number) => {
+      finishStage();
+      [stage, stageStep, stageTotal] = [next, 0, steps];
+    };
     const report = () => hooks.onProgress?.(meter.snapshot(stage, stageStep, stageTotal));
     const call: CallHook = async (kind, run) => {
       if (hooks.shouldStop?.()) throw new CancelledError();
@@ -429,7 +442,7 @@ export class ReatcoPipeline {
       const result = await run();
       const ms = performance.now() - started;
       meter.record(kind, ms);
-      stats.msByStage[stage] += ms;
+      stats.callMsByStage[stage] += ms;
       stats.callMs[kind].push(ms);
       if (kind === 'eps' || kind === 'inversion') stats.epsCalls++;
       else if (kind === 'rad') stats.radPasses++;
@@ -443,25 +456,26 @@ export class ReatcoPipeline {
     const z0 = await this.encodeFrames(frames, size, call);
 
     // 3. DDIM inversion of the source.
-    stage = 'invert';
-    stageTotal = settings.inversionSteps;
+    enter('invert', settings.inversionSteps);
     const zT = await this.invert(z0, empty!, settings.inversionSteps, call, (i) => (stageStep = i + 1));
 
     // 4. Denoise with RAD, IRJS and guidance.
-    stage = 'edit';
-    stageStep = 0;
-    stageTotal = settings.steps;
+    enter('edit', settings.steps);
     const regions = this.windowRegions(objects, frames.length, size, windows, settings.topFraction);
     const tokens = objects.map((o) => o.tokenIndex);
     const counts = coverage(frames.length, windows);
     const timesteps = this.scheduler.timesteps(settings.steps);
+    const context = new Float32Array(2 * empty!.length);
+    context.set(empty!, 0);
+    context.set(cond!, empty!.length);
     let z = zT;
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const alpha = radStepSize(i, settings.steps, settings.stepScale, settings.stepRange);
       const noise = useIrjs ? normal(settings.seed, irjsStream(i), latentSize(z0)) : null;
       const noiseLatent = noise ? { ...z0, data: noise } : null;
-      const total = zerosLike(z);
+      // Overlapping windows are averaged; a single one is the next latent as it is.
+      const total = windows.length > 1 ? zerosLike(z) : null;
       for (let w = 0; w < windows.length; w++) {
         const [a, b] = windows[w]!;
         const region = regions[w]!;
@@ -480,15 +494,15 @@ export class ReatcoPipeline {
         if (noiseLatent) {
           x = { ...x, data: irjsBlend(x, sliceFrames(z0, a, b), sliceFrames(noiseLatent, a, b).data, region.irjsMask, t, this.scheduler) };
         }
-        const context = new Float32Array(2 * empty!.length);
-        context.set(empty!, 0);
-        context.set(cond!, empty!.length);
         const prediction = await call('eps', () => this.eps(twice(x.data), x, 2, t, context));
-        const eps = guide(prediction, settings.guidanceScale);
-        addFrames_(total, { ...x, data: this.scheduler.step(eps, t, x.data, settings.steps) }, a);
+        const next = { ...x, data: this.scheduler.step(guide(prediction, settings.guidanceScale), t, x.data, settings.steps) };
+        if (total) addFrames_(total, next, a);
+        else z = next;
       }
-      divideFrames_(total, counts);
-      z = total;
+      if (total) {
+        divideFrames_(total, counts);
+        z = total;
+      }
       stageStep = i + 1;
     }
 
@@ -496,12 +510,11 @@ export class ReatcoPipeline {
     meter.settle('eps');
 
     // 5. Decode.
-    stage = 'decode';
-    stageStep = 0;
-    stageTotal = 1;
+    enter('decode', 1);
     const edited = await this.decodeLatent(z, call);
     stageStep = 1;
     report();
+    finishStage();
     return { frames: edited, latent: z, stats };
   }
 

@@ -30,8 +30,10 @@ function pickShape(s: LatentShape): LatentShape {
   return { channels: s.channels, frames: s.frames, height: s.height, width: s.width };
 }
 
-/** Frames [start, end) of a latent, copied. */
+/** Frames [start, end) of a latent: copied, or the latent itself when that is all of it (latents are
+ *  never changed in place outside the `_` helpers, which only write to their own accumulators). */
 export function sliceFrames(latent: Latent, start: number, end: number): Latent {
+  if (start === 0 && end === latent.frames) return latent;
   const plane = latent.height * latent.width;
   const frames = end - start;
   const out = new Float32Array(latent.channels * frames * plane);
@@ -75,7 +77,8 @@ export function subtractScaled(x: Float32Array, alpha: number, g: Float32Array):
 /** The RAD update, or null when the gradient is not finite (an fp16 overflow in the gradient graph):
  *  one skipped update costs a little guidance, a NaN would spread through the whole clip. */
 export function descend(x: Float32Array, alpha: number, g: Float32Array): Float32Array | null {
-  return g.every(Number.isFinite) ? subtractScaled(x, alpha, g) : null;
+  for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) return null;
+  return subtractScaled(x, alpha, g);
 }
 
 /** The same tensor twice along the batch axis: both halves of classifier-free guidance. */
