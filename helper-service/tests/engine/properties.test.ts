@@ -1,7 +1,8 @@
 /**
  * Properties that hold for any model, checked on the real tiny package: IRJS keeps the outside of the
  * regions equal to the forward-noised source; a RAD update lowers the RAD loss; a gradient that is not
- * finite is never applied; the same seed gives bit-identical results.
+ * finite is never applied; the same seed gives bit-identical results; filling the last VAE call up to
+ * the batch changes nothing.
  */
 import { irjsBlend } from '../../src/engine/irjs/blend';
 import { loadModel, type LoadedModel } from '../../src/engine/models';
@@ -110,4 +111,28 @@ it('the same seed reproduces the edit bit for bit on the CPU; another seed chang
   second.frames.forEach((f, i) => expect(Buffer.from(f).equals(Buffer.from(first.frames[i]!))).toBe(true));
   const other = await model.pipeline.edit({ ...input, settings: { ...settings, seed: 12 } });
   expect(Buffer.from(other.latent.data.buffer).equals(Buffer.from(first.latent.data.buffer))).toBe(false);
+});
+
+it('VAE: filling a short last call up to the batch (one shape for the GPU) changes no frame and no latent', async () => {
+  const source = fx.frames('frames_source');
+  const clip = [...source, ...source].slice(0, model.pipeline.vaeBatch + 1); // one full call and one of a single frame
+  const pipeline = model.pipeline;
+  const shapes: number[][] = [];
+  const recorded = { ...pipeline.graphs };
+  for (const key of ['vaeEncoder', 'vaeDecoder'] as const) {
+    const graph = pipeline.graphs[key];
+    recorded[key] = { name: graph.name, release: () => graph.release(), run: (feeds: Feeds) => (shapes.push([...Object.values(feeds)[0]!.dims]), graph.run(feeds)) };
+  }
+  const padded = new ReatcoPipeline(pipeline.pkg, recorded, pipeline.tokenizer);
+  padded.padVaeCalls = true;
+  expect(pipeline.padVaeCalls).toBe(false); // on the CPU each call takes the frames it has
+  const want = await pipeline.encodeFrames(clip, size);
+  const got = await padded.encodeFrames(clip, size);
+  expect(got.data.length).toBe(want.data.length);
+  for (let i = 0; i < want.data.length; i += 97) expect(got.data[i]).toBeCloseTo(want.data[i]!, 5);
+  const decodedWant = await pipeline.decodeLatent(want);
+  const decodedGot = await padded.decodeLatent(want);
+  expect(decodedGot).toHaveLength(clip.length);
+  decodedGot.forEach((f, i) => expect(Math.max(...f.map((v, j) => Math.abs(v - decodedWant[i]![j]!)))).toBeLessThanOrEqual(1));
+  expect(shapes.map((s) => s[0])).toEqual([4, 4, 4, 4]);
 });

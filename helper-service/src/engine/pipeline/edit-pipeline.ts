@@ -10,7 +10,8 @@ import type { Size } from '../../regions';
 import type { EditSettings } from '../../server/protocol/settings';
 import { irjsBlend } from '../irjs/blend';
 import type { ModelPackage } from '../model-package';
-import { irjsStream, normal } from '../random';
+import { NoiseAhead } from '../noise-ahead';
+import { irjsStream } from '../random';
 import { gridFrames, rankWeights, regionGrid, unionGrid, type ObjectRegion } from '../rad/masks';
 import { radStepSize, refinementThresholds } from '../rad/schedule';
 import { DDIMScheduler } from '../scheduler/ddim';
@@ -202,6 +203,10 @@ export class ReatcoPipeline {
   readonly scheduler: DDIMScheduler;
   /** Frames per VAE call: bounds the memory of full-resolution activations. */
   vaeBatch = 4;
+  /** Whether a short last VAE call is filled up to vaeBatch with copies of its last frame, so that every
+   *  call has one shape: the CUDA provider re-plans every convolution at a new shape (seconds for the
+   *  VAE at full resolution), and the VAE treats frames independently. On by default on the GPU. */
+  padVaeCalls: boolean;
   /** By latent tokens per frame: the largest RAD window these sessions have run (see planWindow). */
   private readonly provenWindows = new Map<number, number>();
 
@@ -213,6 +218,17 @@ export class ReatcoPipeline {
   ) {
     const { alphas_cumprod: table, ...config } = pkg.manifest.scheduler;
     this.scheduler = new DDIMScheduler(config, table);
+    this.padVaeCalls = gpu !== null;
+  }
+
+  /** The VAE calls for `frames` frames: the first frame of each, how many are real, how many it runs. */
+  private vaeCallPlan(frames: number): { start: number; count: number; batch: number }[] {
+    const plan = [];
+    for (let start = 0; start < frames; start += this.vaeBatch) {
+      const count = Math.min(this.vaeBatch, frames - start);
+      plan.push({ start, count, batch: this.padVaeCalls ? this.vaeBatch : count });
+    }
+    return plan;
   }
 
   private get manifest() {
@@ -243,17 +259,17 @@ export class ReatcoPipeline {
     const plane = shape.height * shape.width;
     const pixels = size.width * size.height;
     const scale = this.manifest.latent.scaling_factor;
-    for (let start = 0; start < frames.length; start += this.vaeBatch) {
-      const chunk = frames.slice(start, start + this.vaeBatch);
-      const image = new Float32Array(chunk.length * 3 * pixels);
-      chunk.forEach((frame, n) => {
+    for (const { start, count, batch } of this.vaeCallPlan(frames.length)) {
+      const image = new Float32Array(batch * 3 * pixels);
+      for (let n = 0; n < batch; n++) {
+        const frame = frames[start + Math.min(n, count - 1)]!;
         for (let p = 0; p < pixels; p++) {
           for (let c = 0; c < 3; c++) image[(n * 3 + c) * pixels + p] = frame[p * 3 + c]! / 127.5 - 1;
         }
-      });
-      const out = await call('vae', () => this.graphs.vaeEncoder.run({ image: float32(image, [chunk.length, 3, size.height, size.width]) }));
+      }
+      const out = await call('vae', () => this.graphs.vaeEncoder.run({ image: float32(image, [batch, 3, size.height, size.width]) }));
       const mean = dataOf(out.latent, 'latent');
-      for (let n = 0; n < chunk.length; n++) {
+      for (let n = 0; n < count; n++) {
         for (let c = 0; c < shape.channels; c++) {
           const from = (n * shape.channels + c) * plane;
           const to = (c * shape.frames + start + n) * plane;
@@ -269,19 +285,18 @@ export class ReatcoPipeline {
     const plane = latent.height * latent.width;
     const scale = this.manifest.latent.scaling_factor;
     const frames: Uint8Array[] = [];
-    for (let start = 0; start < latent.frames; start += this.vaeBatch) {
-      const n = Math.min(this.vaeBatch, latent.frames - start);
-      const z = new Float32Array(n * latent.channels * plane);
-      for (let k = 0; k < n; k++) {
+    for (const { start, count, batch } of this.vaeCallPlan(latent.frames)) {
+      const z = new Float32Array(batch * latent.channels * plane);
+      for (let k = 0; k < batch; k++) {
         for (let c = 0; c < latent.channels; c++) {
-          const from = (c * latent.frames + start + k) * plane;
+          const from = (c * latent.frames + start + Math.min(k, count - 1)) * plane;
           z.set(latent.data.subarray(from, from + plane).map((v) => v / scale), (k * latent.channels + c) * plane);
         }
       }
-      const out = await call('vae', () => this.graphs.vaeDecoder.run({ latent: float32(z, [n, latent.channels, latent.height, latent.width]) }));
+      const out = await call('vae', () => this.graphs.vaeDecoder.run({ latent: float32(z, [batch, latent.channels, latent.height, latent.width]) }));
       const image = dataOf(out.image, 'image');
-      const pixels = (image.length / n / 3) | 0;
-      for (let k = 0; k < n; k++) {
+      const pixels = (image.length / batch / 3) | 0;
+      for (let k = 0; k < count; k++) {
         const rgb = new Uint8Array(pixels * 3);
         for (let p = 0; p < pixels; p++) {
           for (let c = 0; c < 3; c++) {
@@ -406,10 +421,22 @@ export class ReatcoPipeline {
 
   /** One attempt at the edit with the settings as given (inputs already checked). */
   private async run(input: EditInput, hooks: PipelineHooks): Promise<EditOutput> {
+    const { settings } = input;
+    // IRJS's noise is drawn on another thread from the start, while the source is encoded and inverted.
+    const count = latentSize(this.latentShape(input.frames.length, input.size));
+    const streams = Array.from({ length: settings.steps }, (_, i) => irjsStream(i));
+    const noise = settings.irjs && input.objects.length > 0 ? new NoiseAhead(settings.seed, count, streams) : null;
+    try {
+      return await this.attempt(input, hooks, noise);
+    } finally {
+      await noise?.close();
+    }
+  }
+
+  private async attempt(input: EditInput, hooks: PipelineHooks, irjsNoise: NoiseAhead | null): Promise<EditOutput> {
     const { frames, size, settings, objects } = input;
     const windows = frameWindows(frames.length, settings.window, settings.stride);
     const useRad = settings.rad && objects.length > 0;
-    const useIrjs = settings.irjs && objects.length > 0;
     const radSteps = Math.min(settings.radSteps ?? Math.floor(settings.steps / 2), settings.steps);
     const thresholds = useRad ? refinementThresholds(settings.refinement, settings.steps) : new Map<number, number>();
     const refinementPoints = [...thresholds.keys()].filter((i) => i < radSteps).length;
@@ -472,7 +499,7 @@ export class ReatcoPipeline {
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const alpha = radStepSize(i, settings.steps, settings.stepScale, settings.stepRange);
-      const noise = useIrjs ? normal(settings.seed, irjsStream(i), latentSize(z0)) : null;
+      const noise = irjsNoise ? await irjsNoise.take(irjsStream(i)) : null;
       const noiseLatent = noise ? { ...z0, data: noise } : null;
       // Overlapping windows are averaged; a single one is the next latent as it is.
       const total = windows.length > 1 ? zerosLike(z) : null;
