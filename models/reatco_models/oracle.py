@@ -210,9 +210,11 @@ class Oracle:
         iterations = 0
         while loss.item() > 1 - threshold and iterations < settings.max_refinement_iterations:
             x = x - alpha * grad
+            iterations += 1
+            if iterations == settings.max_refinement_iterations and not settings.reference_costs:
+                break  # the loss at the last latent would decide nothing (the reference measures it anyway)
             grad, loss, _, _ = self.rad_pass(x, t, cond, objects, frame_range, (0, 0, 1), settings.top_fraction)
             record.rad_passes += 1
-            iterations += 1
             if settings.reference_costs:  # the reference's two discarded ε passes per iteration
                 self.eps(x, t, cond)
                 self.eps(x, t, cond)

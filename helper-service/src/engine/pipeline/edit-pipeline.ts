@@ -298,11 +298,12 @@ export class ReatcoPipeline {
       const pixels = (image.length / batch / 3) | 0;
       for (let k = 0; k < count; k++) {
         const rgb = new Uint8Array(pixels * 3);
-        for (let p = 0; p < pixels; p++) {
-          for (let c = 0; c < 3; c++) {
-            const v = Math.round((image[(k * 3 + c) * pixels + p]! + 1) * 127.5);
-            rgb[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-          }
+        // Clamps and rounds half to even, which for these values (float32 through (v + 1) 127.5, exact
+        // in float64) is Math.round: the only halfway value is 127.5.
+        const clamped = new Uint8ClampedArray(rgb.buffer);
+        for (let c = 0; c < 3; c++) {
+          const plane = (k * 3 + c) * pixels;
+          for (let p = 0; p < pixels; p++) clamped[p * 3 + c] = (image[plane + p]! + 1) * 127.5;
         }
         frames.push(rgb);
       }
@@ -568,8 +569,9 @@ export class ReatcoPipeline {
         break;
       }
       x = { ...x, data: moved };
-      result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
       iterations++;
+      if (iterations === maxIterations) break; // the loss at the last latent would decide nothing
+      result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
     }
     stats.refinementIterations += iterations;
     return x;
