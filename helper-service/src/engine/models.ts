@@ -2,11 +2,17 @@ import { ModelError } from '../errors';
 import { readModelPackage, type ComponentName, type ModelManifest, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
 import { statSync } from 'node:fs';
-import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type Feeds, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { PerShapeSessions } from './sessions/per-shape';
 import { ClipTokenizer } from './tokenizer';
 
 const EPS_SESSIONS_ON_CUDA = 2;
+
+/** What the ε UNet's convolutions see of a call: (batch x frames) images of height x width. */
+export function convolutionKey(feeds: Feeds): string {
+  const [batch, , frames, height, width] = feeds.sample!.dims;
+  return `${batch! * frames!}x${height}x${width}`;
+}
 
 export interface LoadedModel {
   readonly pipeline: ReatcoPipeline;
@@ -43,8 +49,9 @@ async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<
       textEncoder: await open('the text encoder', 'textEncoder'),
       vaeEncoder: await open('the VAE encoder', 'vaeEncoder'),
       vaeDecoder: await open('the VAE decoder', 'vaeDecoder'),
-      // Inversion and guidance run the ε graph at two batch sizes: a session for each on CUDA.
-      unet: request.provider === 'cuda' ? new PerShapeSessions(await open('the UNet', 'unet'), () => open('the UNet', 'unet'), EPS_SESSIONS_ON_CUDA) : await open('the UNet', 'unet'),
+      // Inversion and guidance run the ε graph at two batch sizes: a session for each on CUDA, unless
+      // their convolutions see the same images per call (guidance over windows of half the clip).
+      unet: request.provider === 'cuda' ? new PerShapeSessions(await open('the UNet', 'unet'), () => open('the UNet', 'unet'), EPS_SESSIONS_ON_CUDA, convolutionKey) : await open('the UNet', 'unet'),
       unetRad: await open('the RAD gradient graph', 'unetRad'),
     };
   } catch (error) {

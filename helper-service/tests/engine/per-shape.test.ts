@@ -4,7 +4,8 @@
  */
 import path from 'node:path';
 import { ModelError } from '../../src/errors';
-import { dataOf, GraphSession, int64, type Feeds, type GraphRunner, type Outputs } from '../../src/engine/sessions/ort';
+import { convolutionKey } from '../../src/engine/models';
+import { dataOf, float32, GraphSession, int64, type Feeds, type GraphRunner, type Outputs } from '../../src/engine/sessions/ort';
 import { PerShapeSessions, shapeKey } from '../../src/engine/sessions/per-shape';
 import { TINY_RANDOM } from '../helpers/fixtures';
 
@@ -67,6 +68,19 @@ describe('PerShapeSessions', () => {
     expect(opened).toHaveLength(2);
     expect(first!.batches).toEqual([1, 3, 1]); // 1 was used before 2, so 3 took its session; then 1 took it back
     expect(second!.batches).toEqual([2, 2]);
+  });
+
+  it('lets feeds with the same key share a session', async () => {
+    const pool = new PerShapeSessions(await openRecorded(), openRecorded, 2, (feeds) => String(feeds.input_ids!.dims[0]! <= 2));
+    for (const batch of [1, 2, 3, 1]) await pool.run(ids(batch));
+    expect(opened.map((r) => r.batches)).toEqual([[1, 2, 1], [3]]);
+  });
+
+  it("keys the ε UNet's calls by what its convolutions see: batch x frames images of one size", () => {
+    const sample = (dims: number[]) => ({ sample: float32(new Float32Array(dims.reduce((a, b) => a * b)), dims) });
+    expect(convolutionKey(sample([1, 4, 16, 7, 12]))).toBe(convolutionKey(sample([2, 4, 8, 7, 12]))); // inversion and CFG on 8-frame windows
+    expect(convolutionKey(sample([1, 4, 16, 7, 12]))).not.toBe(convolutionKey(sample([2, 4, 16, 7, 12]))); // and on the full clip
+    expect(convolutionKey(sample([1, 4, 16, 7, 12]))).not.toBe(convolutionKey(sample([1, 4, 16, 12, 7])));
   });
 
   it('takes turns on the sessions it has when another cannot be opened for lack of memory', async () => {

@@ -1,9 +1,10 @@
 /**
  * Several sessions of one graph, each kept on the input shapes it last ran. ONNX Runtime's CUDA
  * provider plans (and, by default, autotunes) every convolution again whenever a session's input
- * shape changes, and keeps no plan for the shape before: on the H200 the SD-1.x ε UNet took 2.8 s for
- * the first call after each switch between inversion (batch 1) and guidance (batch 2), 30 times its
- * usual time. One session per shape costs one more copy of the weights instead.
+ * shape changes, and keeps no plan for the shape before: on the H200 the SD-1.x ε UNet took 2.6–2.8 s
+ * for the first call after each switch between inversion (batch 1) and guidance (batch 2), 30 times
+ * its usual time. One session per shape costs one more copy of the weights and its own arena instead.
+ * Shapes are told apart by a key: feeds whose convolutions see the same dims can share a session.
  */
 import { ModelError } from '../../errors';
 import type { Feeds, GraphRunner, Outputs } from './ort';
@@ -34,6 +35,7 @@ export class PerShapeSessions implements GraphRunner {
     first: GraphRunner,
     private readonly open: () => Promise<GraphRunner>,
     private capacity: number,
+    private readonly key: (feeds: Feeds) => string = shapeKey,
   ) {
     this.slots = [{ session: first, shapes: null, lastUsed: 0 }];
   }
@@ -48,7 +50,7 @@ export class PerShapeSessions implements GraphRunner {
   }
 
   async run(feeds: Feeds): Promise<Outputs> {
-    const slot = await this.slotFor(shapeKey(feeds));
+    const slot = await this.slotFor(this.key(feeds));
     slot.lastUsed = ++this.clock;
     return slot.session.run(feeds);
   }
