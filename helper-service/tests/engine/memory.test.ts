@@ -96,6 +96,29 @@ describe('out of memory during an edit', () => {
     await expect(pipelineWith(limitedRad(1, [])).edit(input())).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
   });
 
+  it('does not shrink the window when the inversion, which takes the whole clip, runs out of memory', async () => {
+    const seen: number[] = [];
+    const real = model.pipeline.graphs.unet;
+    const inversionRuns: number[] = [];
+    const unet: GraphRunner = {
+      name: real.name,
+      release: () => Promise.resolve(),
+      run: (feeds: Feeds) => {
+        if (feeds.sample!.dims[0] === 1) {
+          inversionRuns.push(feeds.sample!.dims[2]!);
+          return Promise.reject(new ModelError('OUT_OF_MEMORY', 'The GPU ran out of memory running the UNet.'));
+        }
+        return real.run(feeds);
+      },
+    };
+    const pipeline = new ReatcoPipeline(model.pipeline.pkg, { ...model.pipeline.graphs, unet, unetRad: limitedRad(6, seen) }, model.pipeline.tokenizer);
+    const failure = pipeline.edit(input());
+    await expect(failure).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', details: { stage: 'invert' } });
+    await expect(failure).rejects.toThrow(/inversion runs on the whole clip at once, and 6 frames of 160x128 do not fit .* shorter clip/);
+    expect(inversionRuns).toEqual([6]);
+    expect(seen).toEqual([]);
+  });
+
   it('never attempts a window the free memory cannot hold', async () => {
     const seen: number[] = [];
     const perFrame = radPeakBytes({ tokens: 32 * 40, weightBytes: 0, elementBytes: 4 }, 1); // the tiny package is fp32

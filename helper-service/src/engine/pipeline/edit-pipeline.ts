@@ -68,6 +68,13 @@ export interface EditInput {
 
 export type Stage = 'encode' | 'invert' | 'edit' | 'decode';
 
+/** What to tell the editor when a stage that does not run by windows runs out of GPU memory. */
+function outOfMemoryAdvice(stage: Stage, frames: number, size: Size): string {
+  return stage === 'invert'
+    ? `The inversion runs on the whole clip at once, and ${frames} frames of ${size.width}x${size.height} do not fit this GPU's memory. Use a shorter clip or a smaller size.`
+    : `The GPU ran out of memory ${stage === 'decode' ? 'decoding' : 'encoding'} frames of ${size.width}x${size.height}. Use a smaller size.`;
+}
+
 export interface Progress {
   readonly stage: Stage;
   /** Steps of the current stage done, out of totalSteps. */
@@ -413,7 +420,8 @@ export class ReatcoPipeline {
         if (gpu) this.provenWindows.set(tokens, Math.max(Math.min(plan.window ?? frames.length, frames.length), this.provenWindows.get(tokens) ?? 0));
         return output;
       } catch (error) {
-        const next = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' ? smallerWindow(frames.length, plan.window) : null;
+        const byWindow = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' && error.details?.stage === undefined;
+        const next = byWindow ? smallerWindow(frames.length, plan.window) : null;
         if (!next || !(settings.rad && objects.length > 0)) throw error;
         plan = next;
       }
@@ -467,7 +475,16 @@ export class ReatcoPipeline {
     const call: CallHook = async (kind, run) => {
       if (hooks.shouldStop?.()) throw new CancelledError();
       const started = performance.now();
-      const result = await run();
+      let result;
+      try {
+        result = await run();
+      } catch (error) {
+        // Only the edit stage runs by windows: elsewhere a smaller window cannot help.
+        if (error instanceof ModelError && error.code === 'OUT_OF_MEMORY' && stage !== 'edit') {
+          throw new ModelError('OUT_OF_MEMORY', outOfMemoryAdvice(stage, frames.length, size), { ...error.details, stage });
+        }
+        throw error;
+      }
       const ms = performance.now() - started;
       meter.record(kind, ms);
       stats.callMsByStage[stage] += ms;
