@@ -420,6 +420,7 @@ export class ReatcoPipeline {
         if (gpu) this.provenWindows.set(tokens, Math.max(Math.min(plan.window ?? frames.length, frames.length), this.provenWindows.get(tokens) ?? 0));
         return output;
       } catch (error) {
+        // The call hook names the stage of an out-of-memory error that a smaller window cannot help.
         const byWindow = error instanceof ModelError && error.code === 'OUT_OF_MEMORY' && error.details?.stage === undefined;
         const next = byWindow ? smallerWindow(frames.length, plan.window) : null;
         if (!next || !(settings.rad && objects.length > 0)) throw error;
