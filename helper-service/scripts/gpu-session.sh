@@ -18,11 +18,13 @@
 #   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
 #            CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch times); after
 #            measure, same package
+#   kernels  (nothing to carry) builds and times the fused-kernel checks of
+#            helper-service/scripts/custom-op-check/ with the machine's nvcc (JSON into $OUT)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
 #            (DECODER_MINUTES=N first fine-tunes the VAE decoder for N minutes; UNET_MINUTES=0 skips the UNet;
 #            TRAIN_SETTINGS="unet_lr=1.5e-4 edit_fraction=0.5" overrides TrainSettings fields)
 set -uo pipefail
-phase=${1:?phase: start, provider, measure, profile or train}
+phase=${1:?phase: start, provider, measure, profile, kernels or train}
 py=/opt/torch/.venv/bin/python
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
@@ -110,6 +112,12 @@ profile)
     $py helper-service/scripts/ort-profile-summary.py /tmp/rad16_*.json 40 > "$out/rad-profile-16f-$mode.txt"
     head -8 "$out/rad-profile-16f-$mode.txt"; grep outputs "$out/rad-profile-16f-$mode.txt"
     xz -T0 -c /tmp/rad16_*.json > "$out/rad-profile-16f-$mode.json.xz"
+  done
+  ;;
+kernels)
+  for source in helper-service/scripts/custom-op-check/*.cu; do
+    name=$(basename "$source" .cu)
+    /usr/local/cuda/bin/nvcc -O3 -arch=sm_90 "$source" -o "/tmp/$name" && "/tmp/$name" | tee "$out/$name.json"
   done
   ;;
 train)

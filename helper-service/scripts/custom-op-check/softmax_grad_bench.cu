@@ -4,7 +4,7 @@
 // kernel does both in one pass over the rows: P = softmax(S) and dS = P * G, reading S and G once and
 // writing P and dS, with float32 arithmetic. It times the kernel at that shape against a plain copy of
 // the same bytes (the memory bound) and checks it against a float32 reference on a few rows.
-// Build and run on the GPU machine: nvcc -O3 -arch=sm_90 softmax_grad_bench.cu -o bench && ./bench
+// Build and run on the GPU machine: bash helper-service/scripts/gpu-session.sh kernels
 #include <cuda_fp16.h>
 
 #include <cmath>
