@@ -90,6 +90,38 @@ describe('PerShapeSessions', () => {
     expect(opened[0]!.batches).toEqual([1, 2, 1]);
   });
 
+  it('gives back a new session whose first run finds no memory, and runs the call on the one it has', async () => {
+    let released = 0;
+    const noArena = async (): Promise<GraphRunner> => ({
+      name: 'text encoder',
+      run: () => Promise.reject(new ModelError('OUT_OF_MEMORY', 'The GPU ran out of memory running text encoder.')),
+      release: async () => void released++,
+    });
+    const pool = new PerShapeSessions(await openRecorded(), noArena, 2);
+    const plain = await GraphSession.open('text encoder', GRAPH, { provider: 'cpu', threads: 1 });
+    for (const batch of [1, 2, 1, 2]) {
+      const got = dataOf((await pool.run(ids(batch))).last_hidden_state, 'last_hidden_state');
+      expect(got).toEqual(dataOf((await plain.run(ids(batch))).last_hidden_state, 'last_hidden_state'));
+    }
+    await plain.release();
+    expect(released).toBe(1);
+    expect(pool.size).toBe(1);
+    expect(opened[0]!.batches).toEqual([1, 2, 1, 2]);
+  });
+
+  it('passes on an out-of-memory error of a session that has run before', async () => {
+    let runs = 0;
+    const failsLater = async (): Promise<GraphRunner> => ({
+      name: 'text encoder',
+      run: () => (runs++ ? Promise.reject(new ModelError('OUT_OF_MEMORY', 'no memory')) : Promise.resolve({})),
+      release: async () => {},
+    });
+    const pool = new PerShapeSessions(await openRecorded(), failsLater, 2);
+    await pool.run(ids(1));
+    await pool.run(ids(2));
+    await expect(pool.run(ids(2))).rejects.toMatchObject({ code: 'OUT_OF_MEMORY' });
+  });
+
   it('passes on any other error from opening a session', async () => {
     const pool = new PerShapeSessions(await openRecorded(), () => Promise.reject(new ModelError('MODEL_INVALID', 'broken')), 2);
     await pool.run(ids(1));

@@ -13,7 +13,11 @@ interface Slot {
   readonly session: GraphRunner;
   shapes: string | null;
   lastUsed: number;
+  /** Opened for a new shape and not yet run: its arena is still to be allocated. */
+  fresh: boolean;
 }
+
+const isOutOfMemory = (error: unknown) => error instanceof ModelError && error.code === 'OUT_OF_MEMORY';
 
 /** The feeds' dims, as one key. */
 export function shapeKey(feeds: Feeds): string {
@@ -29,7 +33,9 @@ export class PerShapeSessions implements GraphRunner {
 
   /**
    * `first` is already open; up to `capacity - 1` more are opened by `open` when new shapes come.
-   * When one cannot be opened for lack of memory the sessions already open take turns instead.
+   * When one cannot be opened, or its first run finds no memory for its arena (next to the other
+   * sessions' arenas, which ONNX Runtime never gives back), it is given back and the sessions already
+   * open take turns instead.
    */
   constructor(
     first: GraphRunner,
@@ -37,7 +43,7 @@ export class PerShapeSessions implements GraphRunner {
     private capacity: number,
     private readonly key: (feeds: Feeds) => string = shapeKey,
   ) {
-    this.slots = [{ session: first, shapes: null, lastUsed: 0 }];
+    this.slots = [{ session: first, shapes: null, lastUsed: 0, fresh: false }];
   }
 
   get name(): string {
@@ -52,7 +58,17 @@ export class PerShapeSessions implements GraphRunner {
   async run(feeds: Feeds): Promise<Outputs> {
     const slot = await this.slotFor(this.key(feeds));
     slot.lastUsed = ++this.clock;
-    return slot.session.run(feeds);
+    if (!slot.fresh) return slot.session.run(feeds);
+    slot.fresh = false;
+    try {
+      return await slot.session.run(feeds);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      this.capacity = this.slots.length;
+      await slot.session.release();
+      return this.run(feeds);
+    }
   }
 
   private async slotFor(shapes: string): Promise<Slot> {
@@ -63,11 +79,11 @@ export class PerShapeSessions implements GraphRunner {
     }
     if (this.slots.length < this.capacity) {
       try {
-        const slot = { session: await this.open(), shapes, lastUsed: 0 };
+        const slot = { session: await this.open(), shapes, lastUsed: 0, fresh: true };
         this.slots.push(slot);
         return slot;
       } catch (error) {
-        if (!(error instanceof ModelError && error.code === 'OUT_OF_MEMORY')) throw error;
+        if (!isOutOfMemory(error)) throw error;
         this.capacity = this.slots.length;
       }
     }
