@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--name")
     common.add_argument("--parts", type=Path, help="keep finished graphs here; a later run with the same folder exports only the missing ones")
     exported = argparse.ArgumentParser(add_help=False, parents=[common])
-    exported.add_argument("--cuda-graphs", action="store_true", help="also export unet_cuda: the ε UNet with ONNX Runtime's fused GroupNorm, used on CUDA")
+    exported.add_argument("--cuda-graphs", action="store_true", help="also export unet_cuda (the ε UNet with ONNX Runtime's fused GroupNorm, used on CUDA) and unet_rad_cuda (the RAD graph with reatco's fused operators)")
     p = sub.add_parser("export", parents=[exported], help="export a diffusers SD-1.x folder (optionally with a Tune-A-Video UNet)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--tuned-unet")

@@ -293,8 +293,11 @@ def export_rad_graph(unet: UNet3D, rad_args: list, path: Path, dynamic_size: boo
 
 
 COMPONENTS = ("text_encoder", "vae_encoder", "vae_decoder", "unet", "unet_rad")
-# Optional: the ε UNet with ONNX Runtime's fused GroupNorm, which only its CUDA provider runs.
-CUDA_COMPONENTS = ("unet_cuda",)
+# Optional: the ε UNet with ONNX Runtime's fused GroupNorm, which only its CUDA provider runs, and the
+# RAD graph with reatco's fused operators (fused_ops; it needs helper-service/native's library).
+CUDA_COMPONENTS = ("unet_cuda", "unet_rad_cuda")
+# Components made from another one's exported graph rather than traced.
+DERIVED_COMPONENTS = {"unet_rad_cuda": "unet_rad"}
 WEIGHTS = {
     "text_encoder": "text_encoder.weights",
     "vae_encoder": "vae_encoder.weights",
@@ -302,6 +305,7 @@ WEIGHTS = {
     "unet": "unet.weights",
     "unet_rad": "unet.weights",
     "unet_cuda": "unet.weights",
+    "unet_rad_cuda": "unet.weights",
 }
 
 

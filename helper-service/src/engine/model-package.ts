@@ -8,8 +8,10 @@ import { z } from 'zod';
 import { ModelError } from '../errors';
 
 export const COMPONENTS = ['text_encoder', 'vae_encoder', 'vae_decoder', 'unet', 'unet_rad'] as const;
-/** `unet_cuda`: the ε UNet with ONNX Runtime's fused com.microsoft.GroupNorm, which only its CUDA provider runs. */
-export const OPTIONAL_COMPONENTS = ['unet_cuda'] as const;
+/** `unet_cuda`: the ε UNet with ONNX Runtime's fused com.microsoft.GroupNorm, which only its CUDA provider runs.
+ *  `unet_rad_cuda`: the RAD graph with the fused operators of helper-service/native (reatco domain), which
+ *  needs that library in the session's options: onnxruntime-node cannot load it, so the engine does not yet. */
+export const OPTIONAL_COMPONENTS = ['unet_cuda', 'unet_rad_cuda'] as const;
 export type ComponentName = (typeof COMPONENTS)[number] | (typeof OPTIONAL_COMPONENTS)[number];
 
 const tensorSpec = z.object({ dtype: z.string(), shape: z.array(z.union([z.string(), z.number()])) });

@@ -1,0 +1,115 @@
+"""reatco.SoftmaxTimesGrad: the graph pass (fused_ops) and the CPU kernel of the custom-operator
+library (helper-service/native), run in ONNX Runtime against the graph without it."""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from reatco_models.fused_ops import DOMAIN, derive_fused_rad_graph, fuse_softmax_times_grad
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "models" / "tiny-random"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    if shutil.which("g++") is None:
+        pytest.skip("g++ builds the custom-operator library")
+    subprocess.run(["bash", str(ROOT / "helper-service" / "native" / "build.sh")], check=True, env={"CUDA": "0", "PATH": "/usr/bin:/bin"}, capture_output=True)
+    return ROOT / "helper-service" / "native" / "build" / "libreatco_ops.so"
+
+
+def _session(model: onnx.ModelProto, library: Path | None = None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    if library is not None:
+        options.register_custom_ops_library(str(library))
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _softmax_then_mul(g_from_p: bool = False, g_shape=(2, 3, 5)) -> onnx.ModelProto:
+    """y = softmax(s) * g, with g an input or (g_from_p) computed from the softmax itself."""
+    nodes = [helper.make_node("Softmax", ["s"], ["p"], axis=-1)]
+    if g_from_p:
+        nodes.append(helper.make_node("Neg", ["p"], ["g"]))
+    nodes += [helper.make_node("Mul", ["p", "g"], ["y"]), helper.make_node("Transpose", ["p"], ["pt"], perm=[0, 2, 1])]
+    inputs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, [2, 3, 5])]
+    if not g_from_p:
+        inputs.append(helper.make_tensor_value_info("g", TensorProto.FLOAT, list(g_shape)))
+    graph = helper.make_graph(
+        nodes,
+        "softmax_then_mul",
+        inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 5]), helper.make_tensor_value_info("pt", TensorProto.FLOAT, [2, 5, 3])],
+        value_info=[helper.make_tensor_value_info("p", TensorProto.FLOAT, [2, 3, 5])] + ([helper.make_tensor_value_info("g", TensorProto.FLOAT, [2, 3, 5])] if g_from_p else []),
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
+
+
+def test_softmax_times_grad_fuses_the_pair_and_keeps_p_for_its_other_readers(library):
+    model = _softmax_then_mul()
+    rng = np.random.default_rng(0)
+    feeds = {"s": rng.normal(size=(2, 3, 5)).astype(np.float32) * 3, "g": rng.normal(size=(2, 3, 5)).astype(np.float32)}
+    want = _session(model).run(None, feeds)
+    assert fuse_softmax_times_grad(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["SoftmaxTimesGrad", "Transpose"]
+    assert any(o.domain == DOMAIN for o in model.opset_import)
+    got = _session(model, library).run(None, feeds)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_times_grad_leaves_a_broadcast_and_the_softmax_backward_alone():
+    assert fuse_softmax_times_grad(_softmax_then_mul(g_shape=(2, 3, 1))) == 0
+    assert fuse_softmax_times_grad(_softmax_then_mul(g_from_p=True)) == 0  # g depends on p: fusing would make a cycle
+
+
+def test_derived_rad_graph_keeps_the_weights_of_the_graph_it_comes_from(tmp_path):
+    (tmp_path / "unet_rad.onnx").write_bytes((TINY / "unet_rad.onnx").read_bytes())
+    (tmp_path / "unet.weights").write_bytes((TINY / "unet.weights").read_bytes())
+    derived = derive_fused_rad_graph(tmp_path / "unet_rad.onnx")
+    assert derived == tmp_path / "unet_rad_cuda.onnx"
+    model = onnx.load(str(derived))  # loads its external weights from beside it
+    assert any(n.op_type == "SoftmaxTimesGrad" for n in model.graph.node)
+    assert {i.name for i in model.graph.input} == {i.name for i in onnx.load(str(TINY / "unet_rad.onnx"), load_external_data=False).graph.input}
+
+
+def _rad_feeds(model: onnx.ModelProto, frames: int = 2) -> dict[str, np.ndarray]:
+    """Inputs for tiny-random's RAD graph at 128 x 160 (latent 32 x 40, attention 8 x 10), two objects."""
+    rng = np.random.default_rng(1)
+    cells, k = 8 * 10, 2
+    weights = rng.uniform(size=(k, frames, cells)).astype(np.float32)
+    return {
+        "latent": rng.normal(size=(1, 4, frames, 32, 40)).astype(np.float32),
+        "timestep": np.array([501.0], np.float32),
+        "encoder_hidden_states": rng.normal(size=(1, 77, 32)).astype(np.float32),
+        "region_masks": (rng.uniform(size=(k, frames, 8, 10)) > 0.5).astype(np.float32),
+        "token_indices": np.array([3, 7], np.int64),
+        "rank_weights_fg": weights / weights.sum(-1, keepdims=True),
+        "rank_weights_bg": weights[::-1] / weights.sum(-1, keepdims=True),
+        "loss_weights_fg": np.ones(k, np.float32),
+        "loss_weights_bg": np.ones(k, np.float32),
+        "loss_weights_max": np.zeros(k, np.float32),
+    }
+
+
+def test_rad_graph_with_softmax_times_grad_gives_the_same_gradient(library):
+    """tiny-random's whole RAD gradient graph, its attention backwards fused, against the graph as it is."""
+    model = onnx.load(str(TINY / "unet_rad.onnx"))  # with its weights, small enough for one file
+    feeds = _rad_feeds(model)
+    want = _session(model).run(None, feeds)
+    softmaxes = collections.Counter(n.op_type for n in model.graph.node)["Softmax"]
+    fused = fuse_softmax_times_grad(model)
+    assert fused > 0 and collections.Counter(n.op_type for n in model.graph.node)["Softmax"] == softmaxes - fused
+    got = _session(model, library).run(None, feeds)
+    names = [o.name for o in model.graph.output]
+    for name, a, b in zip(names, got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(np.abs(b).max()), err_msg=name)
