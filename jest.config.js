@@ -3,6 +3,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: '<rootDir>/test/jest-environment.js',
+  globalSetup: '<rootDir>/test/native-build.js',
   moduleNameMapper: { '^onnxruntime-node$': '<rootDir>/test/shared-onnxruntime.js' },
   roots: ['<rootDir>/helper-service/dist', '<rootDir>/plugin/dist-test', '<rootDir>/test/dist'],
   testMatch: ['**/*.test.js'],

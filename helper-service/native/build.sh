@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Builds the "reatco" custom-operator library for ONNX Runtime into helper-service/native/build/:
-# libreatco_ops.so with the CPU kernels, and with the CUDA ones when nvcc is found (or CUDA=0 to
-# leave them out). Links against nothing of ONNX Runtime: a session's options load it.
-# Usage: bash helper-service/native/build.sh
+# Builds into helper-service/native/build/:
+#   libreatco_ops.so     the "reatco" custom-operator library for ONNX Runtime: CPU kernels, and the CUDA
+#                        ones when nvcc is found (CUDA=0 leaves them out); it links nothing of ONNX
+#                        Runtime, a session's options load it
+#   reatco_session.node  the N-API addon that opens such sessions (sessions/native.ts), linked against
+#                        the libonnxruntime.so.1 of the installed onnxruntime-node
+# Needs g++ and Node's headers (this machine kind has both; nvcc 13 too). Usage, after npm ci:
+#   bash helper-service/native/build.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/build"; mkdir -p "$out"
@@ -13,8 +17,15 @@ if [ "${CUDA:-1}" != 0 ] && [ -n "$nvcc" ]; then
   "$nvcc" -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -c "$here/ops/softmax_times_grad.cu" -o "$out/softmax_times_grad.o"
   "$nvcc" -O2 -std=c++17 -Xcompiler -fPIC -DREATCO_CUDA -I"$include" -shared "$here/ops/reatco_ops.cc" "$out/softmax_times_grad.o" \
     -cudart shared -o "$out/libreatco_ops.so"
-  echo "built $out/libreatco_ops.so (CPU and CUDA kernels, sm_90)"
+  kernels="CPU and CUDA kernels, sm_90"
 else
   g++ -O2 -std=c++17 -fPIC -shared -I"$include" "$here/ops/reatco_ops.cc" -o "$out/libreatco_ops.so"
-  echo "built $out/libreatco_ops.so (CPU kernels)"
+  kernels="CPU kernels"
 fi
+node_include=$(node -p "require('path').resolve(process.execPath, '../../include/node')")
+ort_lib=$(cd "$here/../.." && node -p "require('path').join(require('path').dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch)")
+# Found beside the addon's folder wherever the checkout is (the GPU machine's differs), else here.
+relative=$(realpath --relative-to="$out" "$ort_lib")
+g++ -O2 -std=c++17 -fPIC -shared -I"$include" -I"$node_include" "$here/session/reatco_session.cc" \
+  -L"$ort_lib" -l:libonnxruntime.so.1 -Wl,-rpath,"\$ORIGIN/$relative" -Wl,-rpath,"$ort_lib" -o "$out/reatco_session.node"
+echo "built $out: libreatco_ops.so ($kernels), reatco_session.node"

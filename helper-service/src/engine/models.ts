@@ -2,7 +2,8 @@ import { ModelError } from '../errors';
 import { readModelPackage, type ComponentName, type ModelManifest, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
 import { statSync } from 'node:fs';
-import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type Feeds, type ProviderName, type ProviderRequest } from './sessions/ort';
+import { NativeSession, nativeBuild } from './sessions/native';
+import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type Feeds, type GraphRunner, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { PerShapeSessions } from './sessions/per-shape';
 import { ClipTokenizer } from './tokenizer';
 
@@ -36,11 +37,23 @@ export function graphComponents(manifest: ModelManifest, provider: ProviderName)
   };
 }
 
+/**
+ * Whether to open the RAD graph with its fused attention backward (unet_rad_cuda, through the native
+ * addon): on CUDA, opted into with REATCO_FUSED_RAD=1 until its CUDA kernel has been checked inside a
+ * session on a GPU (helper-service/results/gpu.md), when the package has it and the addon is built.
+ */
+function fusedRad(manifest: ModelManifest, provider: ProviderName): boolean {
+  return provider === 'cuda' && process.env.REATCO_FUSED_RAD === '1' && Boolean(manifest.components.unet_rad_cuda) && nativeBuild() !== null;
+}
+
 async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<Graphs> {
   const components = graphComponents(pkg.manifest, request.provider);
-  const opened: GraphSession[] = [];
+  const opened: GraphRunner[] = [];
   const open = async (name: string, graph: keyof Graphs) => {
-    const session = await GraphSession.open(name, pkg.graphPath(components[graph]), request);
+    const session =
+      graph === 'unetRad' && fusedRad(pkg.manifest, request.provider)
+        ? await NativeSession.open(name, pkg.graphPath('unet_rad_cuda'), request)
+        : await GraphSession.open(name, pkg.graphPath(components[graph]), request);
     opened.push(session);
     return session;
   };

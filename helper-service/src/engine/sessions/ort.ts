@@ -63,6 +63,35 @@ function sessionOptions(request: ProviderRequest): ort.InferenceSession.SessionO
   return options;
 }
 
+/** The error for a graph that could not be opened: the provider, memory, or the graph itself. */
+export function openFailure(name: string, path: string, request: ProviderRequest, error: unknown): ModelError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (request.provider === 'cuda' && PROVIDER_LOAD_FAILURE.test(message)) {
+    return new ModelError('PROVIDER_UNAVAILABLE', 'The CUDA execution provider cannot be loaded here.', { cause: message });
+  }
+  if (OUT_OF_MEMORY.test(message)) return new ModelError('OUT_OF_MEMORY', `Not enough memory to load ${name}.`, { cause: message });
+  return new ModelError('MODEL_INVALID', `The ${name} graph could not be loaded: ${message}`, { path });
+}
+
+/** Feeds must name exactly the graph's inputs. */
+export function checkFeeds(name: string, inputNames: readonly string[], feeds: Feeds): void {
+  const missing = inputNames.filter((n) => !(n in feeds));
+  const extra = Object.keys(feeds).filter((n) => !inputNames.includes(n));
+  if (missing.length || extra.length) {
+    throw new ModelError('INFERENCE_FAILED', `Wrong inputs for ${name}: missing [${missing}], unexpected [${extra}].`);
+  }
+}
+
+/** The error for a run that failed: out of memory (which a smaller window may cure) or anything else. */
+export function runFailure(name: string, feeds: Feeds, error: unknown): ModelError {
+  const message = error instanceof Error ? error.message : String(error);
+  const shapes = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, `${t.type}[${t.dims.join(',')}]`]));
+  if (OUT_OF_MEMORY.test(message)) {
+    return new ModelError('OUT_OF_MEMORY', `The GPU ran out of memory running ${name}.`, { cause: message, shapes });
+  }
+  return new ModelError('INFERENCE_FAILED', `Running ${name} failed: ${message}`, { shapes });
+}
+
 /** What the pipeline needs of a graph. */
 export interface GraphRunner {
   readonly name: string;
@@ -82,12 +111,7 @@ export class GraphSession implements GraphRunner {
     try {
       return new GraphSession(name, await ort.InferenceSession.create(path, sessionOptions(request)), Boolean(request.profilePrefix));
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (request.provider === 'cuda' && PROVIDER_LOAD_FAILURE.test(message)) {
-        throw new ModelError('PROVIDER_UNAVAILABLE', 'The CUDA execution provider cannot be loaded here.', { cause: message });
-      }
-      if (OUT_OF_MEMORY.test(message)) throw new ModelError('OUT_OF_MEMORY', `Not enough memory to load ${name}.`, { cause: message });
-      throw new ModelError('MODEL_INVALID', `The ${name} graph could not be loaded: ${message}`, { path });
+      throw openFailure(name, path, request, error);
     }
   }
 
@@ -96,20 +120,11 @@ export class GraphSession implements GraphRunner {
   }
 
   async run(feeds: Feeds): Promise<Outputs> {
-    const missing = this.session.inputNames.filter((n) => !(n in feeds));
-    const extra = Object.keys(feeds).filter((n) => !this.session.inputNames.includes(n));
-    if (missing.length || extra.length) {
-      throw new ModelError('INFERENCE_FAILED', `Wrong inputs for ${this.name}: missing [${missing}], unexpected [${extra}].`);
-    }
+    checkFeeds(this.name, this.session.inputNames, feeds);
     try {
       return await this.session.run(feeds);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const shapes = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, `${t.type}[${t.dims.join(',')}]`]));
-      if (OUT_OF_MEMORY.test(message)) {
-        throw new ModelError('OUT_OF_MEMORY', `The GPU ran out of memory running ${this.name}.`, { cause: message, shapes });
-      }
-      throw new ModelError('INFERENCE_FAILED', `Running ${this.name} failed: ${message}`, { shapes });
+      throw runFailure(this.name, feeds, error);
     }
   }
 
