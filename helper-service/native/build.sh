@@ -13,12 +13,15 @@ out="$here/build"; mkdir -p "$out"
 include="$here/third_party/onnxruntime/include"
 nvcc=$(command -v nvcc || true)
 [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
-if [ "${CUDA:-1}" != 0 ] && [ -n "$nvcc" ]; then
-  "$nvcc" -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -c "$here/ops/softmax_times_grad.cu" -o "$out/softmax_times_grad.o"
-  "$nvcc" -O2 -std=c++17 -Xcompiler -fPIC -DREATCO_CUDA -I"$include" -shared "$here/ops/reatco_ops.cc" "$out/softmax_times_grad.o" \
-    -cudart shared -o "$out/libreatco_ops.so"
+cuda_build() {
+  "$nvcc" -O3 -std=c++17 -arch=sm_90 -Xcompiler -fPIC -c "$here/ops/softmax_times_grad.cu" -o "$out/softmax_times_grad.o" &&
+    "$nvcc" -O2 -std=c++17 -Xcompiler -fPIC -DREATCO_CUDA -I"$include" -shared "$here/ops/reatco_ops.cc" "$out/softmax_times_grad.o" \
+      -cudart shared -o "$out/libreatco_ops.so"
+}
+if [ "${CUDA:-1}" != 0 ] && [ -n "$nvcc" ] && cuda_build; then
   kernels="CPU and CUDA kernels, sm_90"
 else
+  [ "${CUDA:-1}" != 0 ] && [ -n "$nvcc" ] && echo "native: the CUDA kernels did not build; CPU kernels only" >&2
   g++ -O2 -std=c++17 -fPIC -shared -I"$include" "$here/ops/reatco_ops.cc" -o "$out/libreatco_ops.so"
   kernels="CPU kernels"
 fi
