@@ -18,7 +18,8 @@ import { parseArgs } from 'node:util';
 import { readModelPackage } from '../engine/model-package';
 import { rankWeights } from '../engine/rad/masks';
 import { normal } from '../engine/random';
-import { GraphSession, dataOf, float32, int64, type Feeds, type ProviderName } from '../engine/sessions/ort';
+import { NativeSession, nativeBuild } from '../engine/sessions/native';
+import { GraphSession, dataOf, float32, int64, type Feeds, type GraphRunner, type ProviderName } from '../engine/sessions/ort';
 import { rasterizeBox, type BoxPx } from '../regions';
 
 const BOXES: BoxPx[] = [
@@ -71,7 +72,7 @@ function compare(actual: Float32Array, expected: Float32Array) {
   return { relativeError: diff / scale, cosine: ab / Math.sqrt(aa * bb) };
 }
 
-async function time(session: GraphSession, feeds: Feeds, runs: number) {
+async function time(session: GraphRunner, feeds: Feeds, runs: number) {
   const first = performance.now();
   let out = await session.run(feeds);
   const firstMs = performance.now() - first;
@@ -197,6 +198,28 @@ async function main(): Promise<void> {
 
   memory.stop();
   await rad.release();
+
+  // The RAD graph with its fused attention backward (unet_rad_cuda, through the native addon) on the
+  // same feeds: its gradient against unet_rad's, and its time.
+  if (m.components.unet_rad_cuda && nativeBuild()) {
+    try {
+      const fused = await NativeSession.open('unet_rad_cuda', pkg.graphPath('unet_rad_cuda'), request);
+      try {
+        const run = await time(fused, radFeeds(frames), runs);
+        report.radFused = {
+          firstMs: run.firstMs,
+          medianMs: run.medianMs,
+          gradAgainstUnfused: compare(dataOf(run.out.grad, 'grad'), dataOf(radRun.out.grad, 'grad')),
+          loss: dataOf(run.out.loss, 'loss')[0],
+          fg: Array.from(dataOf(run.out.fg, 'fg')),
+        };
+      } finally {
+        await fused.release();
+      }
+    } catch (error) {
+      report.radFused = { error: (error as Error).message.slice(0, 500) };
+    }
+  }
 
   // RAD graph memory and time by window size (the engine picks a window that fits), each in a
   // session of its own: ONNX Runtime's CUDA arena only grows, so a shared session would report the
