@@ -37,9 +37,9 @@ napi_value Throw(napi_env env, const char* message) {
 std::string StringArg(napi_env env, napi_value value) {
   size_t length = 0;
   napi_get_value_string_utf8(env, value, nullptr, 0, &length);
-  std::string out(length, '\0');
-  napi_get_value_string_utf8(env, value, out.data(), length + 1, &length);
-  return out;
+  std::vector<char> buffer(length + 1);
+  napi_get_value_string_utf8(env, value, buffer.data(), buffer.size(), &length);
+  return std::string(buffer.data(), length);
 }
 
 int64_t IntArg(napi_env env, napi_value value) {
