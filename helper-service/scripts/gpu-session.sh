@@ -15,9 +15,8 @@
 #            then baseline (b), PyTorch's clean edit of the very same case, compared with the engine's
 #            result; then the same pair with sliding windows (RAD_FRAMES=16 checks fewer window sizes;
 #            GRAPH_CHECK=0 skips the graph check, WINDOWS=0 the sliding-window pair; FUSED=1 adds the
-#            full clip with the fused RAD graph, REATCO_FUSED_RAD=1, and (b) on its case: build
-#            helper-service/native here first (bash helper-service/native/build.sh) and carry
-#            helper-service/native/build too)
+#            full clip with the fused RAD graph, REATCO_FUSED_RAD=1, and (b) on its case; stage-gpu.sh
+#            ships helper-service/native/build in .gpu/app)
 #   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
 #            CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch times); after
 #            measure, same package

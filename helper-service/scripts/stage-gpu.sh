@@ -4,7 +4,8 @@
 #   .gpu/rt2  the CUDA execution provider's first part (a second call carries it into /opt/gw)
 #   .gpu/rt3  its second part (the call that first runs Node carries it and puts the provider together);
 #             split so that no call passes the limit next to the tracked tree (33 MB)
-#   .gpu/app  production node_modules for the helper (no ffmpeg, no panel components) and its dist/
+#   .gpu/app  production node_modules for the helper (no ffmpeg, no panel components), its dist/ and
+#             helper-service/native/build (the custom-operator library and its addon)
 #   .gpu/tok  the SD-1.x CLIP tokenizer files (for random-weight SD-size packages)
 # Carried paths do not persist between calls (reinstall .gpu/app in every call that runs Node), but
 # /opt/gw does while the machine stays warm; background jobs must run from a copy outside the tree.
@@ -12,7 +13,8 @@
 set -euo pipefail
 root=$(git rev-parse --show-toplevel); cd "$root"
 kit=$(cd ../shared/gpu && pwd)
-bash "$kit/stage.sh" helper-service/dist > /dev/null
+bash helper-service/native/build.sh > /dev/null # the fused kernels' library and addon (nvcc here builds the CUDA part)
+bash "$kit/stage.sh" helper-service/dist helper-service/native/build > /dev/null
 rm -rf .gpu/rt1 .gpu/rt2 .gpu/rt3 .gpu/tok && mkdir -p .gpu/rt1 .gpu/rt2 .gpu/rt3 .gpu/tok
 cp .gpu/rt/node.xz .gpu/rt/libonnxruntime_providers_shared.so .gpu/rt1/
 head -c 26000000 .gpu/rt/libonnxruntime_providers_cuda.so.xz > .gpu/rt2/cuda.xz.part1
