@@ -31,6 +31,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from .attention import explicit_attention
 from .clip_text import CLIPTextModel
 from .config import ModelConfig
+from .fused_ops import derive_fused_rad_graph
 from .rad import rad_gradient
 from .scheduler import DDIMScheduler
 from .unet3d import UNet3D, fused_group_norm
@@ -296,8 +297,9 @@ COMPONENTS = ("text_encoder", "vae_encoder", "vae_decoder", "unet", "unet_rad")
 # Optional: the ε UNet with ONNX Runtime's fused GroupNorm, which only its CUDA provider runs, and the
 # RAD graph with reatco's fused operators (fused_ops; it needs helper-service/native's library).
 CUDA_COMPONENTS = ("unet_cuda", "unet_rad_cuda")
-# Components made from another one's exported graph rather than traced.
-DERIVED_COMPONENTS = {"unet_rad_cuda": "unet_rad"}
+# Components made from another one's exported graph rather than traced: the graph each comes from,
+# and how it is made.
+DERIVED_COMPONENTS = {"unet_rad_cuda": ("unet_rad", derive_fused_rad_graph)}
 WEIGHTS = {
     "text_encoder": "text_encoder.weights",
     "vae_encoder": "vae_encoder.weights",

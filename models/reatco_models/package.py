@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .build import TINY_CAPTIONS, ModelSource, build_models
 from .export import COMPONENTS, CUDA_COMPONENTS, DERIVED_COMPONENTS, assemble_package, export_component, prepare
-from .fused_ops import derive_fused_rad_graph
 
 
 def _export_job(source: ModelSource, precision: str, component: str, parts_dir: str, example_size, dynamic_size: bool = True) -> str:
@@ -52,9 +51,9 @@ def export_package(
             traced = [c for c in components if c not in DERIVED_COMPONENTS]
             futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in traced}
             graphs = {c: Path(f.result()) for c, f in futures.items()}
-        for component, base in DERIVED_COMPONENTS.items():
+        for component, (base, derive) in DERIVED_COMPONENTS.items():
             if component in components:
-                graphs[component] = derive_fused_rad_graph(graphs[base])
+                graphs[component] = derive(graphs[base])
         manifest = assemble_package(cfg, graphs, tokenizer_dir, out, name, precision, extra)
     print(f"exported {name} ({precision}) to {out} in {time.time() - started:.0f} s")
     return manifest

@@ -4,7 +4,7 @@
 // process's OrtEnv. helper-service/src/engine/sessions/native.ts wraps it as a GraphRunner.
 //
 //   open(path, provider, deviceId, threads, library) -> session    (library: '' for none)
-//   inputNames(session), outputNames(session) -> string[]
+//   inputNames(session) -> string[]
 //   run(session, names, types, dims, data) -> [names, types, dims, data]   (float32 and int64)
 //   release(session)
 #define ORT_API_MANUAL_INIT
@@ -109,11 +109,6 @@ napi_value InputNames(napi_env env, napi_callback_info info) {
   return s && s->session ? Strings(env, s->inputs) : Throw(env, "the session was released");
 }
 
-napi_value OutputNames(napi_env env, napi_callback_info info) {
-  Session* s = SessionArg(env, Args(env, info, 1)[0]);
-  return s && s->session ? Strings(env, s->outputs) : Throw(env, "the session was released");
-}
-
 napi_value Element(napi_env env, napi_value array, uint32_t i) {
   napi_value out;
   napi_get_element(env, array, i, &out);
@@ -211,7 +206,6 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor functions[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"inputNames", nullptr, InputNames, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"outputNames", nullptr, OutputNames, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"run", nullptr, Run, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

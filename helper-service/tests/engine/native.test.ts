@@ -6,22 +6,15 @@
  */
 import { loadModel, type LoadedModel } from '../../src/engine/models';
 import { MAIN_UPDATE, REFINEMENT, ReatcoPipeline } from '../../src/engine/pipeline/edit-pipeline';
-import { resolveSettings } from '../../src/engine/pipeline/validate';
 import { normal } from '../../src/engine/random';
 import { NativeSession, nativeBuild } from '../../src/engine/sessions/native';
 import { float32 } from '../../src/engine/sessions/ort';
-import type { BoxKeyframe } from '../../src/regions';
 import { OracleFixtures, TINY_RANDOM, relativeError } from '../helpers/fixtures';
 
 const fx = new OracleFixtures();
 const size = { width: fx.meta.width, height: fx.meta.height };
 const frames = fx.meta.frames;
-// The oracle's regions (as in parity.test.ts).
-const keyframeTracks = fx.meta.box_keyframes as unknown as [number, number[]][][];
-const objects = keyframeTracks.map((track, k) => ({
-  tokenIndex: fx.meta.token_indices[k]!,
-  region: { kind: 'boxes' as const, keyframes: track.map(([frame, box]) => ({ frame, box: box as unknown as BoxKeyframe['box'] })) },
-}));
+const objects = fx.objects();
 
 (nativeBuild() ? describe : describe.skip)('NativeSession', () => {
   let model: LoadedModel;
@@ -67,16 +60,7 @@ const objects = keyframeTracks.map((track, k) => ({
   });
 
   it('edits the fixture clip through unet_rad_cuda as the PyTorch oracle does', async () => {
-    const s = fx.meta.runs.full!.settings as Record<string, unknown>;
-    const settings = resolveSettings({
-      steps: s.steps as number,
-      inversionSteps: s.inversion_steps as number,
-      guidanceScale: s.guidance_scale as number,
-      maxRefinementIterations: s.max_refinement_iterations as number,
-      window: s.window as number | null,
-      stride: s.stride as number,
-      seed: s.seed as number,
-    });
+    const settings = fx.settings('full');
     const pipeline = withRad(await open('unet_rad_cuda'));
     const result = await pipeline.edit({ frames: fx.frames('frames_source'), size, prompt: fx.meta.prompts.edit, objects, settings });
     expect(relativeError(result.latent.data, fx.f32('edit_full_latent'))).toBeLessThan(1e-3);

@@ -9,13 +9,11 @@
  */
 import { loadModel, type LoadedModel } from '../../src/engine/models';
 import { MAIN_UPDATE, REFINEMENT } from '../../src/engine/pipeline/edit-pipeline';
-import { resolveSettings } from '../../src/engine/pipeline/validate';
 import { irjsBlend } from '../../src/engine/irjs/blend';
 import { irjsStream, normal } from '../../src/engine/random';
 import { rankWeights, regionGrid, unionGrid } from '../../src/engine/rad/masks';
 import { radStepSize } from '../../src/engine/rad/schedule';
 import { subtractScaled, type Latent } from '../../src/engine/tensor/latent';
-import type { BoxKeyframe } from '../../src/regions';
 import { OracleFixtures, TINY_RANDOM, cosine, maxByteDifference, relativeError } from '../helpers/fixtures';
 
 const SINGLE_GRAPH = 1e-4;
@@ -33,14 +31,7 @@ function latentOf(name: string, data = fx.f32(name)): Latent {
   return { channels, frames: f, height, width, data };
 }
 
-const keyframeTracks = fx.meta.box_keyframes as unknown as [number, number[]][][];
-const objects = keyframeTracks.map((track, k) => ({
-  tokenIndex: tokens[k]!,
-  region: {
-    kind: 'boxes' as const,
-    keyframes: track.map(([frame, box]) => ({ frame, box: box as unknown as BoxKeyframe['box'] })),
-  },
-}));
+const objects = fx.objects();
 
 beforeAll(async () => {
   model = await loadModel(TINY_RANDOM, { provider: 'cpu', threads: 2 });
@@ -153,16 +144,7 @@ describe('steps', () => {
 describe('full edits (5 inversion + 5 edit steps, RAD with refinement, IRJS, CFG 12.5)', () => {
   it.each(['full', 'windowed'])('%s clip', async (run) => {
     const recorded = fx.meta.runs[run]!;
-    const s = recorded.settings as Record<string, unknown>;
-    const settings = resolveSettings({
-      steps: s.steps as number,
-      inversionSteps: s.inversion_steps as number,
-      guidanceScale: s.guidance_scale as number,
-      maxRefinementIterations: s.max_refinement_iterations as number,
-      window: s.window as number | null,
-      stride: s.stride as number,
-      seed: s.seed as number,
-    });
+    const settings = fx.settings(run);
     const result = await model.pipeline.edit({ frames: fx.frames('frames_source'), size, prompt: fx.meta.prompts.edit, objects, settings });
     expect(relativeError(result.latent.data, fx.f32(`edit_${run}_latent`))).toBeLessThan(END_TO_END);
     const expectedPasses = recorded.trace.reduce((sum, step) => sum + step.rad_passes, 0);

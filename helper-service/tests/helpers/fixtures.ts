@@ -5,6 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { EditObject } from '../../src/engine/pipeline/edit-pipeline';
+import { resolveSettings } from '../../src/engine/pipeline/validate';
+import type { BoxKeyframe } from '../../src/regions';
+import type { EditSettings } from '../../src/server/protocol/settings';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 export const TINY_RANDOM = path.join(REPO_ROOT, 'models/tiny-random');
@@ -84,6 +88,29 @@ export class OracleFixtures {
     const [f, h, w] = this.shape(name) as [number, number, number];
     const data = this.u8(name);
     return Array.from({ length: f }, (_, i) => data.slice(i * h * w * 3, (i + 1) * h * w * 3));
+  }
+
+  /** The oracle's objects: its keyframed box tracks, at its token positions. */
+  objects(): EditObject[] {
+    const tracks = this.meta.box_keyframes as unknown as [number, number[]][][];
+    return tracks.map((track, k) => ({
+      tokenIndex: this.meta.token_indices[k]!,
+      region: { kind: 'boxes' as const, keyframes: track.map(([frame, box]) => ({ frame, box: box as unknown as BoxKeyframe['box'] })) },
+    }));
+  }
+
+  /** The settings of a recorded edit, as the engine takes them. */
+  settings(run: string): EditSettings {
+    const s = this.meta.runs[run]!.settings;
+    return resolveSettings({
+      steps: s.steps as number,
+      inversionSteps: s.inversion_steps as number,
+      guidanceScale: s.guidance_scale as number,
+      maxRefinementIterations: s.max_refinement_iterations as number,
+      window: s.window as number | null,
+      stride: s.stride as number,
+      seed: s.seed as number,
+    });
   }
 
   private get(name: string): StoredTensor {

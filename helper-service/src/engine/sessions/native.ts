@@ -15,7 +15,6 @@ type Data = Float32Array | BigInt64Array;
 interface Addon {
   open(path: string, provider: string, deviceId: number, threads: number, library: string): unknown;
   inputNames(session: unknown): string[];
-  outputNames(session: unknown): string[];
   run(session: unknown, names: string[], types: string[], dims: number[][], data: Data[]): [string[], string[], number[][], Data[]];
   release(session: unknown): void;
 }
@@ -34,7 +33,7 @@ export class NativeSession implements GraphRunner {
   private constructor(
     readonly name: string,
     private readonly addon: Addon,
-    private session: unknown,
+    private readonly session: unknown,
     readonly inputNames: readonly string[],
   ) {}
 
