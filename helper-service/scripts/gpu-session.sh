@@ -14,9 +14,9 @@
 #            graph check (ε graphs, RAD gradient by window, node placement), the engine's full edit,
 #            then baseline (b), PyTorch's clean edit of the very same case, compared with the engine's
 #            result; then the same pair with sliding windows (RAD_FRAMES=16 checks fewer window sizes;
-#            GRAPH_CHECK=0 skips the graph check, WINDOWS=0 the sliding-window pair; FUSED=1 adds the
-#            full clip with the fused RAD graph, REATCO_FUSED_RAD=1, and (b) on its case; stage-gpu.sh
-#            ships helper-service/native/build in .gpu/app)
+#            GRAPH_CHECK=0 skips the graph check, WINDOWS=0 the sliding-window pair; the engine runs the
+#            fused RAD graph, unet_rad_cuda, with helper-service/native/build, which stage-gpu.sh ships in
+#            .gpu/app; the graph check times it against the plain one)
 #   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
 #            CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch times); after
 #            measure, same package
@@ -95,11 +95,6 @@ measure)
   fi
   echo "engine, full clip:"; engine ort-edit --save-case /tmp/case-full
   echo "baseline (b), clean, same case:"; oracle clean pytorch-clean --case /tmp/case-full
-  if [ "${FUSED:-0}" = 1 ]; then
-    echo "engine, full clip, fused RAD graph:"
-    export REATCO_FUSED_RAD=1; engine ort-edit-fused --save-case /tmp/case-fused; unset REATCO_FUSED_RAD
-    echo "baseline (b) on that case:"; oracle clean pytorch-clean-fused --case /tmp/case-fused
-  fi
   if [ "${WINDOWS:-1}" = 1 ] && [ "$(left)" -gt 200 ]; then
     echo "engine, 8-frame windows:"; engine ort-edit-window8 --window 8 --stride 4 --save-case /tmp/case-window8
     echo "baseline (b), same windows:"; oracle clean pytorch-clean-window8 --case /tmp/case-window8

@@ -39,21 +39,31 @@ export function graphComponents(manifest: ModelManifest, provider: ProviderName)
 
 /**
  * Whether to open the RAD graph with its fused attention backward (unet_rad_cuda, through the native
- * addon): on CUDA, opted into with REATCO_FUSED_RAD=1 until its CUDA kernel has been checked inside a
- * session on a GPU (helper-service/results/gpu.md), when the package has it and the addon is built.
+ * addon): on CUDA, when the package has it and the addon is built with the CUDA kernels. On the H200 it
+ * takes a RAD pass at 16 frames from 247.5 to 215.5 ms, same gradient (helper-service/results/gpu.md).
  */
 function fusedRad(manifest: ModelManifest, provider: ProviderName): boolean {
-  return provider === 'cuda' && process.env.REATCO_FUSED_RAD === '1' && Boolean(manifest.components.unet_rad_cuda) && nativeBuild() !== null;
+  return provider === 'cuda' && Boolean(manifest.components.unet_rad_cuda) && nativeBuild()?.cudaKernels === true;
 }
 
-async function openGraphs(pkg: ModelPackage, request: ProviderRequest): Promise<Graphs> {
+/** The fused RAD graph, or the plain one (with a log line) where the addon cannot open it. */
+async function openRadGraph(pkg: ModelPackage, name: string, request: ProviderRequest, log: (line: string) => void): Promise<GraphRunner> {
+  if (fusedRad(pkg.manifest, request.provider)) {
+    try {
+      return await NativeSession.open(name, pkg.graphPath('unet_rad_cuda'), request);
+    } catch (error) {
+      if (!(error instanceof ModelError) || error.code === 'OUT_OF_MEMORY') throw error;
+      log(`reatco: the fused RAD graph cannot be opened (${error.message.split('\n')[0]!.slice(0, 300)}); using the plain one.`);
+    }
+  }
+  return GraphSession.open(name, pkg.graphPath('unet_rad'), request);
+}
+
+async function openGraphs(pkg: ModelPackage, request: ProviderRequest, log: (line: string) => void): Promise<Graphs> {
   const components = graphComponents(pkg.manifest, request.provider);
   const opened: GraphRunner[] = [];
   const open = async (name: string, graph: keyof Graphs) => {
-    const session =
-      graph === 'unetRad' && fusedRad(pkg.manifest, request.provider)
-        ? await NativeSession.open(name, pkg.graphPath('unet_rad_cuda'), request)
-        : await GraphSession.open(name, pkg.graphPath(components[graph]), request);
+    const session = graph === 'unetRad' ? await openRadGraph(pkg, name, request, log) : await GraphSession.open(name, pkg.graphPath(components[graph]), request);
     opened.push(session);
     return session;
   };
@@ -87,7 +97,7 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
     fallbackReason = cudaProviderInstalled().reason;
     if (fallbackReason === null) {
       try {
-        graphs = await openGraphs(pkg, request);
+        graphs = await openGraphs(pkg, request, log);
       } catch (error) {
         if (!(error instanceof ModelError && error.code === 'PROVIDER_UNAVAILABLE')) throw error;
         fallbackReason = String(error.details?.cause ?? error.message).split('\n')[0]!.slice(0, 300);
@@ -98,7 +108,7 @@ export async function loadModel(packageDir: string, request: ProviderRequest, lo
       provider = 'cpu';
     }
   }
-  graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' });
+  graphs ??= await openGraphs(pkg, { ...request, provider: 'cpu' }, log);
   // On the GPU the sessions hold the weights: the UNet's in the RAD graph and in each ε session.
   const components = graphComponents(pkg.manifest, provider);
   const weights =

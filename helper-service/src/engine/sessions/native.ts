@@ -5,7 +5,7 @@
  * same libonnxruntime.so.1 runs them. Built by `bash helper-service/native/build.sh`; absent, the
  * engine opens the plain graphs with onnxruntime-node.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { checkFeeds, openFailure, runFailure, type Feeds, type GraphRunner, type Outputs, type ProviderRequest } from './ort';
@@ -22,11 +22,21 @@ interface Addon {
 /** helper-service/native/build, from dist/src/engine/sessions. */
 const BUILD = path.resolve(__dirname, '..', '..', '..', '..', 'native', 'build');
 
+export interface NativeBuild {
+  addon: string;
+  library: string;
+  /** Whether the library holds the CUDA kernels (build.sh leaves them out where nvcc is missing). */
+  cudaKernels: boolean;
+}
+
 /** The addon and the custom-operator library, when both are built. */
-export function nativeBuild(): { addon: string; library: string } | null {
+export function nativeBuild(): NativeBuild | null {
   const addon = path.join(BUILD, 'reatco_session.node');
   const library = path.join(BUILD, process.platform === 'win32' ? 'reatco_ops.dll' : 'libreatco_ops.so');
-  return existsSync(addon) && existsSync(library) ? { addon, library } : null;
+  const manifest = path.join(BUILD, 'build.json');
+  if (!existsSync(addon) || !existsSync(library) || !existsSync(manifest)) return null;
+  const { cudaKernels } = JSON.parse(readFileSync(manifest, 'utf8')) as { cudaKernels?: unknown };
+  return { addon, library, cudaKernels: cudaKernels === true };
 }
 
 export class NativeSession implements GraphRunner {
