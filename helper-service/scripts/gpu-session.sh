@@ -17,9 +17,9 @@
 #            GRAPH_CHECK=0 skips the graph check, WINDOWS=0 the sliding-window pair; the engine runs the
 #            fused RAD graph, unet_rad_cuda, with helper-service/native/build, which stage-gpu.sh ships in
 #            .gpu/app; the graph check times it against the plain one)
-#   profile  (carry .gpu/app) ONNX Runtime's node profile of one RAD pass at 16 frames, with
-#            CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch times); after
-#            measure, same package
+#   profile  (carry .gpu/app) ONNX Runtime's node profiles of one RAD pass at 16 frames, plain and
+#            fused graphs, with CUDA_LAUNCH_BLOCKING=1 (node times are GPU times) and without (launch
+#            times); after measure, same package
 #   kernels  (nothing to carry) builds and times the fused-kernel checks of
 #            helper-service/scripts/custom-op-check/ with the machine's nvcc (JSON into $OUT)
 #   train    (carry .gpu/init, the checkpoint to resume from) trains the shapes UNet; weights into $OUT
@@ -104,16 +104,20 @@ profile)
   [ -f /tmp/sd15/model.json ] || { echo "no package in /tmp/sd15: run start (and provider) first"; exit 3; }
   bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
   # Blocking, node times are GPU times; then as the edit runs, node times are launch times (if the
-  # pass's wall time is near their sum, the host's launches, not the GPU, set the pace).
+  # pass's wall time is near their sum, the host's launches, not the GPU, set the pace). Both RAD
+  # graphs, the plain one and the fused one the engine runs (graph-check.js --profile).
   for mode in blocking async; do
     rm -f /tmp/rad16_*.json
     [ $mode = blocking ] && export CUDA_LAUNCH_BLOCKING=1 || unset CUDA_LAUNCH_BLOCKING
     timeout $(($(left) - 30)) node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 \
       --provider cuda --frames 16 --runs 2 --skip-eps --profile /tmp/rad16 > /tmp/profile.log 2>&1
     grep -E '"medianMs"|error' /tmp/profile.log | head -3
-    $py helper-service/scripts/ort-profile-summary.py /tmp/rad16_*.json 40 > "$out/rad-profile-16f-$mode.txt"
-    head -8 "$out/rad-profile-16f-$mode.txt"; grep outputs "$out/rad-profile-16f-$mode.txt"
-    xz -T0 -c /tmp/rad16_*.json > "$out/rad-profile-16f-$mode.json.xz"
+    for graph in plain fused; do
+      ls /tmp/rad16_${graph}_*.json > /dev/null 2>&1 || continue
+      $py helper-service/scripts/ort-profile-summary.py /tmp/rad16_${graph}_*.json 40 > "$out/rad-profile-16f-$graph-$mode.txt"
+      echo "$graph, $mode:"; head -8 "$out/rad-profile-16f-$graph-$mode.txt"; grep outputs "$out/rad-profile-16f-$graph-$mode.txt"
+    done
+    xz -T0 -c /tmp/rad16_fused_*.json > "$out/rad-profile-16f-fused-$mode.json.xz" 2> /dev/null
   done
   ;;
 kernels)

@@ -1,6 +1,7 @@
 """ONNX export of a model package: text encoder, VAE encoder/decoder, the ε UNet and the RAD gradient
-graph (and optionally `unet_cuda`, the ε UNet with ONNX Runtime's fused CUDA GroupNorm), with weights
-in external files (the UNet graphs share one) and a self-describing model.json.
+graph (and optionally `unet_cuda`, the ε UNet with ONNX Runtime's fused CUDA GroupNorm, and
+`unet_rad_cuda`, the RAD graph traced with reatco's fused backwards), with weights in external files
+(the UNet graphs share one) and a self-describing model.json.
 
 The RAD graph is the joint forward+backward graph of `rad.rad_gradient`, traced by make_fx with core
 ATen decompositions (the recipe of ../shared/reference/onnx-gradient.md), symbolically so that
@@ -31,7 +32,9 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from .attention import explicit_attention
 from .clip_text import CLIPTextModel
 from .config import ModelConfig
-from .fused_ops import derive_fused_rad_graph
+from .fused_backwards import ONNX_TRANSLATIONS, fused_backwards, register_reatco_schemas
+from .fused_ops import fuse_softmax_times_grad
+from .onnx_schemas import register_schema
 from .rad import rad_gradient
 from .scheduler import DDIMScheduler
 from .unet3d import UNet3D, fused_group_norm
@@ -120,28 +123,10 @@ RAD_INPUTS = [
 RAD_OUTPUTS = ["grad", "loss", "fg", "bg"]
 
 
-def _contrib_schema(name: str, inputs, outputs, type_constraints, attributes) -> None:
-    """onnxscript needs a schema to emit a contrib op: registers the subset of an ONNX Runtime
-    com.microsoft op the export uses. Inputs and outputs are (name, type) pairs, attributes
-    (name, AttrType name, description)."""
-    if onnx.defs.has(name, "com.microsoft"):
-        return
-    schema = onnx.defs.OpSchema
-    onnx.defs.register_schema(
-        schema(
-            name,
-            "com.microsoft",
-            1,
-            inputs=[schema.FormalParameter(n, t) for n, t in inputs],
-            outputs=[schema.FormalParameter(n, t) for n, t in outputs],
-            type_constraints=type_constraints,
-            attributes=[schema.Attribute(n, getattr(schema.AttrType, kind), doc) for n, kind, doc in attributes],
-        )
-    )
-
-
 def _register_contrib_schemas() -> None:
-    _contrib_schema(
+    """The subset of ONNX Runtime's com.microsoft ops the export uses."""
+    register_schema(
+        "com.microsoft",
         "MultiHeadAttention",
         [("query", "T"), ("key", "T"), ("value", "T")],
         [("output", "T")],
@@ -150,7 +135,8 @@ def _register_contrib_schemas() -> None:
     )
     # CUDA only: X (N, H, W, C), float32 gamma and beta (C), statistics per image and group over
     # H x W x C / groups, optional SiLU (activation=1).
-    _contrib_schema(
+    register_schema(
+        "com.microsoft",
         "GroupNorm",
         [("X", "T"), ("gamma", "M"), ("beta", "M")],
         [("Y", "T")],
@@ -206,6 +192,7 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rew
     export. Constants are still folded and dead nodes removed; ONNX Runtime's own graph optimizer
     does the rest at session creation."""
     _register_contrib_schemas()
+    register_reatco_schemas()
     program = torch.onnx.export(
         fn,
         tuple(args),
@@ -219,6 +206,7 @@ def _export(fn, args, path: Path, input_names, output_names, dynamic_shapes, rew
         custom_translation_table={
             torch.ops.reatco.fused_attention.default: _fused_attention_onnx,
             torch.ops.reatco.group_norm.default: _group_norm_onnx,
+            **ONNX_TRANSLATIONS,
         },
     )
     if not rewrite:
@@ -295,11 +283,9 @@ def export_rad_graph(unet: UNet3D, rad_args: list, path: Path, dynamic_size: boo
 
 COMPONENTS = ("text_encoder", "vae_encoder", "vae_decoder", "unet", "unet_rad")
 # Optional: the ε UNet with ONNX Runtime's fused GroupNorm, which only its CUDA provider runs, and the
-# RAD graph with reatco's fused operators (fused_ops; it needs helper-service/native's library).
+# RAD graph with reatco's fused operators (fused_backwards, fused_ops; it needs helper-service/native's
+# library).
 CUDA_COMPONENTS = ("unet_cuda", "unet_rad_cuda")
-# Components made from another one's exported graph rather than traced: the graph each comes from,
-# and how it is made.
-DERIVED_COMPONENTS = {"unet_rad_cuda": ("unet_rad", derive_fused_rad_graph)}
 WEIGHTS = {
     "text_encoder": "text_encoder.weights",
     "vae_encoder": "vae_encoder.weights",
@@ -347,6 +333,13 @@ def export_component(
                 )
         elif name == "unet_rad":
             export_rad_graph(unet, ex["rad"], path, dynamic_size)
+        elif name == "unet_rad_cuda":
+            with fused_backwards():
+                export_rad_graph(unet, ex["rad"], path, dynamic_size)
+            model = onnx.load(str(path), load_external_data=False)
+            if not fuse_softmax_times_grad(model):
+                raise ValueError("the RAD graph has no softmax to fuse")
+            onnx.save(model, str(path))
         else:
             raise ValueError(f"unknown component {name}")
     return path

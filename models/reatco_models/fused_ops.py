@@ -10,8 +10,6 @@ on the H200 1.77 ms against 2.2 + 1.6 ms per full-resolution head at 16 frames.
 from __future__ import annotations
 
 import collections
-from pathlib import Path
-
 import onnx
 from onnx import helper
 
@@ -107,14 +105,3 @@ def fuse_softmax_times_grad(model: onnx.ModelProto) -> int:
     if not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return sum(1 for n in replaced.values() if n is not None)
-
-
-def derive_fused_rad_graph(rad_graph: Path) -> Path:
-    """`unet_rad_cuda.onnx` beside an exported `unet_rad.onnx`: the same graph (and the same external
-    weights) with its attention backwards fused."""
-    model = onnx.load(str(rad_graph), load_external_data=False)
-    if not fuse_softmax_times_grad(model):
-        raise ValueError(f"{rad_graph} has no softmax to fuse")
-    out = rad_graph.with_name("unet_rad_cuda.onnx")
-    onnx.save(model, str(out))
-    return out

@@ -10,6 +10,8 @@ in the working precision and the float32 work is on per-row statistics only:
   variances plus the variance of their means);
 - the norm is then one per-row scale and shift, y = x a + b, and its gradient one per-row linear
   combination, dx = dy a + x p + q, whose coefficients come from two more row means (of dy, dy x).
+Inside fused_backwards.fused_backwards() (unet_rad_cuda) the full-size work of each backward is one
+or two reatco operators instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .fused_backwards import backwards_fused, gated_gelu_grad, layer_norm_grad, norm_grad_apply, norm_grad_row_means
 
 
 def row_moments(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,11 +32,15 @@ def row_moments(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _per_row(coefficient: torch.Tensor, frames: int, like: torch.Tensor) -> torch.Tensor:
-    """(b, 1 or frames, groups, channels per group or 1) float32 -> (b * frames, channels, 1, 1)."""
+    """(b, 1 or frames, groups, channels per group or 1) float32 -> (b * frames, channels) float32."""
     bf, c = like.shape[:2]
     b = bf // frames
-    full = coefficient.expand(b, frames, coefficient.shape[2], c // coefficient.shape[2])
-    return full.reshape(bf, c, 1, 1).to(like.dtype)
+    return coefficient.expand(b, frames, coefficient.shape[2], c // coefficient.shape[2]).reshape(bf, c)
+
+
+def _per_row_map(coefficient: torch.Tensor, frames: int, like: torch.Tensor) -> torch.Tensor:
+    """_per_row as (b * frames, channels, 1, 1) in the working precision, to multiply `like` by."""
+    return _per_row(coefficient, frames, like).reshape(*like.shape[:2], 1, 1).to(like.dtype)
 
 
 class GroupNormAcrossFrames(torch.autograd.Function):
@@ -49,7 +57,7 @@ class GroupNormAcrossFrames(torch.autograd.Function):
         rstd = torch.rsqrt(var + eps)
         scale = rstd * weight.float().reshape(1, 1, groups, -1)
         shift = bias.float().reshape(1, 1, groups, -1) - mean * scale
-        y = x * _per_row(scale, frames, x) + _per_row(shift, frames, x)
+        y = x * _per_row_map(scale, frames, x) + _per_row_map(shift, frames, x)
         ctx.save_for_backward(x, y, scale, mean, rstd, weight)
         ctx.frames, ctx.groups, ctx.silu = frames, groups, silu
         return y * torch.sigmoid(y) if silu else y
@@ -57,23 +65,28 @@ class GroupNormAcrossFrames(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, y, scale, mean, rstd, weight = ctx.saved_tensors
-        frames, groups = ctx.frames, ctx.groups
-        if ctx.silu:
-            s = torch.sigmoid(y)
-            grad = grad * (s * (1 + y * (1 - s)))
+        frames, groups, silu = ctx.frames, ctx.groups, ctx.silu
         bf, c, h, w = x.shape
         grouped = (bf // frames, frames, groups, c // groups)
         gamma = weight.float().reshape(1, 1, groups, -1)
-
-        def group_mean_times_gamma(t: torch.Tensor) -> torch.Tensor:  # mean over each group of γ·t, from the rows' means
-            return (gamma * row_moments(t.reshape(bf * c, h * w))[0].reshape(grouped)).mean(dim=(1, 3), keepdim=True)
-
-        grad_mean, grad_x_mean = group_mean_times_gamma(grad), group_mean_times_gamma(grad * x)
+        fused = backwards_fused()
+        if fused:  # one operator reads the gradient, x and y for both row means (the SiLU's inside)
+            row_means = norm_grad_row_means(grad, x, y, silu)
+        else:
+            if silu:
+                s = torch.sigmoid(y)
+                grad = grad * (s * (1 + y * (1 - s)))
+            row_means = tuple(row_moments(t.reshape(bf * c, h * w))[0] for t in (grad, grad * x))
+        # The means over each group of γ·dy and γ·dy·x, from the rows' means.
+        grad_mean, grad_x_mean = ((gamma * m.reshape(grouped)).mean(dim=(1, 3), keepdim=True) for m in row_means)
         grad_xhat_mean = rstd * (grad_x_mean - mean * grad_mean)
         # dx = rstd (γ dy - mean(γ dy) - x̂ mean(γ dy x̂)), x̂ = (x - mean) rstd, as dy a + x p + q.
         slope = -rstd * rstd * grad_xhat_mean
         offset = -slope * mean - rstd * grad_mean
-        dx = grad * _per_row(scale, frames, x) + (x * _per_row(slope, frames, x) + _per_row(offset, frames, x))
+        if fused:
+            dx = norm_grad_apply(grad, x, y, *(_per_row(t, frames, x) for t in (scale, slope, offset)), silu)
+        else:
+            dx = grad * _per_row_map(scale, frames, x) + (x * _per_row_map(slope, frames, x) + _per_row_map(offset, frames, x))
         return dx, None, None, None, None, None, None
 
 
@@ -91,6 +104,8 @@ class LayerNormLastAxis(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, mean, rstd, weight = ctx.saved_tensors
+        if backwards_fused():
+            return layer_norm_grad(grad, x, mean.float(), rstd.float(), weight), None, None, None
         rows = x.numel() // x.shape[-1]
         rstd = rstd.float()
         rstd_working = rstd.to(x.dtype)
@@ -110,13 +125,16 @@ class GatedGelu(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, projected):
+        ctx.save_for_backward(projected)
         hidden, gate = projected.chunk(2, dim=-1)
-        ctx.save_for_backward(hidden, gate)
         return hidden * torch.nn.functional.gelu(gate)
 
     @staticmethod
     def backward(ctx, grad):
-        hidden, gate = ctx.saved_tensors
+        (projected,) = ctx.saved_tensors
+        if backwards_fused():
+            return gated_gelu_grad(grad, projected)
+        hidden, gate = projected.chunk(2, dim=-1)
         cdf = 0.5 + 0.5 * torch.erf(gate * 0.5**0.5)
         pdf_times_gate = gate * torch.exp(gate * gate * -0.5) * (2 * math.pi) ** -0.5
         return torch.cat([grad * (gate * cdf), grad * hidden * (cdf + pdf_times_gate)], dim=-1)

@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .build import TINY_CAPTIONS, ModelSource, build_models
-from .export import COMPONENTS, CUDA_COMPONENTS, DERIVED_COMPONENTS, assemble_package, export_component, prepare
+from .export import COMPONENTS, CUDA_COMPONENTS, assemble_package, export_component, prepare
 
 
 def _export_job(source: ModelSource, precision: str, component: str, parts_dir: str, example_size, dynamic_size: bool = True) -> str:
@@ -48,12 +48,8 @@ def export_package(
     started = time.time()
     with nullcontext(str(parts)) if parts else tempfile.TemporaryDirectory() as tmp:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            traced = [c for c in components if c not in DERIVED_COMPONENTS]
-            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in traced}
+            futures = {c: pool.submit(_export_job, source, precision, c, tmp, example_size, dynamic_size) for c in components}
             graphs = {c: Path(f.result()) for c, f in futures.items()}
-        for component, (base, derive) in DERIVED_COMPONENTS.items():
-            if component in components:
-                graphs[component] = derive(graphs[base])
         manifest = assemble_package(cfg, graphs, tokenizer_dir, out, name, precision, extra)
     print(f"exported {name} ({precision}) to {out} in {time.time() - started:.0f} s")
     return manifest

@@ -1,11 +1,10 @@
 """reatco.SoftmaxTimesGrad: the graph pass (fused_ops) and the CPU kernel of the custom-operator
-library (helper-service/native), run in ONNX Runtime against the graph without it."""
+library (helper-service/native), run in ONNX Runtime against the graph without it; and tiny-random's
+unet_rad_cuda, with every fused operator, against its plain RAD graph."""
 
 from __future__ import annotations
 
 import collections
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +13,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from reatco_models.fused_ops import DOMAIN, derive_fused_rad_graph, fuse_softmax_times_grad
+from reatco_models.fused_ops import DOMAIN, fuse_softmax_times_grad
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "models" / "tiny-random"
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    if shutil.which("g++") is None:
-        pytest.skip("g++ builds the custom-operator library")
-    subprocess.run(["bash", str(ROOT / "helper-service" / "native" / "build.sh")], check=True, env={"CUDA": "0", "PATH": "/usr/bin:/bin"}, capture_output=True)
-    return ROOT / "helper-service" / "native" / "build" / "libreatco_ops.so"
 
 
 def _session(model: onnx.ModelProto, library: Path | None = None) -> ort.InferenceSession:
@@ -72,16 +63,6 @@ def test_softmax_times_grad_leaves_a_broadcast_and_the_softmax_backward_alone():
     assert fuse_softmax_times_grad(_softmax_then_mul(g_from_p=True)) == 0  # g depends on p: fusing would make a cycle
 
 
-def test_derived_rad_graph_keeps_the_weights_of_the_graph_it_comes_from(tmp_path):
-    (tmp_path / "unet_rad.onnx").write_bytes((TINY / "unet_rad.onnx").read_bytes())
-    (tmp_path / "unet.weights").write_bytes((TINY / "unet.weights").read_bytes())
-    derived = derive_fused_rad_graph(tmp_path / "unet_rad.onnx")
-    assert derived == tmp_path / "unet_rad_cuda.onnx"
-    model = onnx.load(str(derived))  # loads its external weights from beside it
-    assert any(n.op_type == "SoftmaxTimesGrad" for n in model.graph.node)
-    assert {i.name for i in model.graph.input} == {i.name for i in onnx.load(str(TINY / "unet_rad.onnx"), load_external_data=False).graph.input}
-
-
 def _rad_feeds(model: onnx.ModelProto, frames: int = 2) -> dict[str, np.ndarray]:
     """Inputs for tiny-random's RAD graph at 128 x 160 (latent 32 x 40, attention 8 x 10), two objects."""
     rng = np.random.default_rng(1)
@@ -109,7 +90,19 @@ def test_rad_graph_with_softmax_times_grad_gives_the_same_gradient(library):
     softmaxes = collections.Counter(n.op_type for n in model.graph.node)["Softmax"]
     fused = fuse_softmax_times_grad(model)
     assert fused > 0 and collections.Counter(n.op_type for n in model.graph.node)["Softmax"] == softmaxes - fused
-    got = _session(model, library).run(None, feeds)
-    names = [o.name for o in model.graph.output]
-    for name, a, b in zip(names, got, want):
+    _same_outputs(model, _session(model, library).run(None, feeds), want)
+
+
+def _same_outputs(model: onnx.ModelProto, got: list, want: list) -> None:
+    for name, a, b in zip([o.name for o in model.graph.output], got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(np.abs(b).max()), err_msg=name)
+
+
+def test_committed_cuda_rad_graph_has_every_fused_operator_and_the_plain_graphs_gradient(library):
+    plain = onnx.load(str(TINY / "unet_rad.onnx"))
+    cuda = onnx.load(str(TINY / "unet_rad_cuda.onnx"))
+    fused = collections.Counter(n.op_type for n in cuda.graph.node if n.domain == DOMAIN)
+    assert set(fused) == {"SoftmaxTimesGrad", "NormGradRowMeans", "NormGradApply", "LayerNormGrad", "GatedGeluGrad"}, fused
+    assert fused["NormGradRowMeans"] == fused["NormGradApply"]
+    feeds = _rad_feeds(plain)
+    _same_outputs(cuda, _session(cuda, library).run(None, feeds), _session(plain).run(None, feeds))

@@ -1,10 +1,12 @@
 """The RAD graph's norms and GEGLU (gradient_norms): exported as the RAD graph is (make_fx with the
 gradient decompositions, symbolic sizes) and run in ONNX Runtime, they give torch's modules' outputs
-and gradients; exported in fp16, no tensor of the activation's size is float32."""
+and gradients, written out in ONNX operators and as reatco's fused backwards (fused_backwards, run by
+helper-service/native's CPU kernels); exported in fp16, no tensor of the activation's size is float32."""
 
 from __future__ import annotations
 
 import collections
+import contextlib
 
 import numpy as np
 import onnx
@@ -18,6 +20,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from reatco_models.attention import GEGLU, _layer_norm, explicit_attention
 from reatco_models.export import _export, cast_layer_norm_statistics, cast_mixed_arithmetic, gradient_decompositions
+from reatco_models.fused_backwards import DOMAIN, fused_backwards
 from reatco_models.unet3d import group_norm_across_frames
 
 FRAMES = 3
@@ -50,13 +53,13 @@ def _case(name: str, modules: dict, silu: bool = True):
     return geglu, plain, (2, 15, 8)
 
 
-def _export_gradient(fn, args, path, symbolic: bool) -> onnx.ModelProto:
+def _export_gradient(fn, args, path, symbolic: bool, fused: bool = False) -> onnx.ModelProto:
     def gradient(x, w):
         x = x.requires_grad_()
         y = fn(x)
         return y, torch.autograd.grad((y * w).sum(), x)[0]
 
-    with explicit_attention():
+    with explicit_attention(), fused_backwards() if fused else contextlib.nullcontext():
         traced = make_fx(gradient, decomposition_table=gradient_decompositions(), tracing_mode="symbolic" if symbolic else "real", _allow_non_fake_inputs=True)(*args)
     dynamic = ({0: Dim.AUTO, 1: Dim.AUTO}, {0: Dim.AUTO, 1: Dim.AUTO}) if symbolic else None
     _export(traced, args, path, ["x", "w"], ["y", "dx"], dynamic, rewrite=False)
@@ -67,19 +70,28 @@ def _export_gradient(fn, args, path, symbolic: bool) -> onnx.ModelProto:
     return model
 
 
+# The reatco operators each backward becomes.
+FUSED_OPS = {"group": {"NormGradRowMeans": 1, "NormGradApply": 1}, "layer": {"LayerNormGrad": 1}, "geglu": {"GatedGeluGrad": 1}}
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["onnx-ops", "fused"])
 @pytest.mark.parametrize("name,silu", [("group", True), ("group", False), ("layer", False), ("geglu", False)])
-def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu):
+def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu, fused, request):
     modules = _modules()
     fn, plain, shape = _case(name, modules, silu)
     g = torch.Generator().manual_seed(1)
     # An offset mean and a spread of row scales, where a one-pass variance would lose digits.
     x = torch.randn(*shape, generator=g) * (1 + 3 * torch.rand(*shape[:-1], 1, generator=g)) + 2
     w = torch.randn(*shape, generator=g)
-    model = _export_gradient(fn, [x, w], tmp_path / f"{name}.onnx", symbolic=True)
+    model = _export_gradient(fn, [x, w], tmp_path / f"{name}.onnx", symbolic=True, fused=fused)
     ops = collections.Counter(n.op_type for n in model.graph.node)
-    if name != "geglu":  # forward statistics, and the backward's two row means
+    options = ort.SessionOptions()
+    if fused:
+        assert {op: n for (domain, op), n in collections.Counter((n.domain, n.op_type) for n in model.graph.node).items() if domain == DOMAIN} == FUSED_OPS[name]
+        options.register_custom_ops_library(str(request.getfixturevalue("library")))
+    elif name != "geglu":  # forward statistics, and the backward's two row means
         assert ops["LayerNormalization"] == 3, ops
-    session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), options, providers=["CPUExecutionProvider"])
     bigger = torch.cat([x, x.flip(0)], dim=0), torch.cat([w, -w], dim=0)  # other sizes than the trace's
     for xs, ws in ((x, w), bigger):
         y, dx = session.run(None, {"x": xs.numpy(), "w": ws.numpy()})
@@ -90,14 +102,15 @@ def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu):
         np.testing.assert_allclose(dx, expected_dx.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["onnx-ops", "fused"])
 @pytest.mark.parametrize("name", ["group", "layer", "geglu"])
-def test_fp16_export_keeps_activation_sized_tensors_in_fp16(tmp_path, name):
+def test_fp16_export_keeps_activation_sized_tensors_in_fp16(tmp_path, name, fused):
     """Autograd's decompositions upcast GroupNorm, LayerNorm and GELU backwards to float32 copies of
     the activation (up to 136 bytes written per element for GroupNorm + SiLU, against 44 here)."""
     modules = _modules(torch.float16)
     fn, _, shape = _case(name, modules)
     x, w = torch.randn(*shape).half(), torch.randn(*shape).half()
-    model = onnx.shape_inference.infer_shapes(_export_gradient(fn, [x, w], tmp_path / f"{name}16.onnx", symbolic=False))
+    model = onnx.shape_inference.infer_shapes(_export_gradient(fn, [x, w], tmp_path / f"{name}16.onnx", symbolic=False, fused=fused))
     activation = x.numel()
     declared = {v.name: v.type.tensor_type for v in [*model.graph.value_info, *model.graph.output]}
     float32_sized = []

@@ -3,10 +3,10 @@
 // options. Same libonnxruntime.so.1 as onnxruntime-node (linked with its path), so both share the
 // process's OrtEnv. helper-service/src/engine/sessions/native.ts wraps it as a GraphRunner.
 //
-//   open(path, provider, deviceId, threads, library) -> session    (library: '' for none)
+//   open(path, provider, deviceId, threads, library, profilePrefix) -> session   ('' for none)
 //   inputNames(session) -> string[]
 //   run(session, names, types, dims, data) -> [names, types, dims, data]   (float32 and int64)
-//   release(session)
+//   release(session)   (writes the node profile of a session opened with a profile prefix)
 #define ORT_API_MANUAL_INIT
 #include "onnxruntime_cxx_api.h"
 #undef ORT_API_MANUAL_INIT
@@ -22,6 +22,7 @@ namespace {
 struct Session {
   std::unique_ptr<Ort::Session> session;
   std::vector<std::string> inputs, outputs;
+  bool profiling = false;
 };
 
 Ort::Env& Environment() {
@@ -72,8 +73,9 @@ napi_value Strings(napi_env env, const std::vector<std::string>& strings) {
 }
 
 napi_value Open(napi_env env, napi_callback_info info) {
-  auto args = Args(env, info, 5);
+  auto args = Args(env, info, 6);
   const std::string path = StringArg(env, args[0]), provider = StringArg(env, args[1]), library = StringArg(env, args[4]);
+  const std::string profile = StringArg(env, args[5]);
   const int64_t device = IntArg(env, args[2]), threads = IntArg(env, args[3]);
   try {
     Ort::InitApi(OrtGetApiBase()->GetApi(ORT_API_VERSION));
@@ -81,6 +83,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     options.SetGraphOptimizationLevel(ORT_ENABLE_ALL);
     if (threads > 0) options.SetIntraOpNumThreads(static_cast<int>(threads));
     if (!library.empty()) options.RegisterCustomOpsLibrary(library.c_str());
+    if (!profile.empty()) options.EnableProfiling(profile.c_str());
     if (provider == "cuda") {
       OrtCUDAProviderOptionsV2* cuda = nullptr;
       Ort::ThrowOnError(Ort::GetApi().CreateCUDAProviderOptions(&cuda));
@@ -93,6 +96,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     }
     auto session = std::make_unique<Session>();
     session->session = std::make_unique<Ort::Session>(Environment(), path.c_str(), options);
+    session->profiling = !profile.empty();
     Ort::AllocatorWithDefaultOptions allocator;
     for (size_t i = 0; i < session->session->GetInputCount(); i++) session->inputs.emplace_back(session->session->GetInputNameAllocated(i, allocator).get());
     for (size_t i = 0; i < session->session->GetOutputCount(); i++) session->outputs.emplace_back(session->session->GetOutputNameAllocated(i, allocator).get());
@@ -196,7 +200,14 @@ napi_value Run(napi_env env, napi_callback_info info) {
 
 napi_value Release(napi_env env, napi_callback_info info) {
   Session* s = SessionArg(env, Args(env, info, 1)[0]);
-  if (s) s->session.reset();
+  if (!s || !s->session) return nullptr;
+  try {
+    if (s->profiling) s->session->EndProfilingAllocated(Ort::AllocatorWithDefaultOptions());
+  } catch (const std::exception& error) {
+    s->session.reset();
+    return Throw(env, error.what());
+  }
+  s->session.reset();
   return nullptr;
 }
 

@@ -7,8 +7,10 @@
  *        [--frames 4] [--height 448] [--width 768] [--rad-frames 4,8,16] [--runs 10] [--out file.json]
  *        [--profile PREFIX] [--skip-eps]
  *
- * --profile writes ONNX Runtime's node profile of the RAD graph (scripts/ort-profile-summary.py reads
- * it). On CUDA a node's time there is its launch, not its run, unless CUDA_LAUNCH_BLOCKING=1 is set.
+ * --profile writes ONNX Runtime's node profiles of the RAD graphs, PREFIX_plain_*.json and, where the
+ * package has unet_rad_cuda and the native addon is built, PREFIX_fused_*.json
+ * (scripts/ort-profile-summary.py reads them). On CUDA a node's time there is its launch, not its run,
+ * unless CUDA_LAUNCH_BLOCKING=1 is set.
  * --skip-eps checks the RAD graph only (with --frames 16 --profile: the edit's RAD pass, profiled).
  */
 import { spawn } from 'node:child_process';
@@ -155,7 +157,8 @@ async function main(): Promise<void> {
     await session.release();
   }
   report.eps = epsReport;
-  const rad = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), { ...request, profilePrefix: o.profile });
+  const profilePrefix = (graph: string) => (o.profile ? `${o.profile}_${graph}` : undefined);
+  const rad = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), { ...request, profilePrefix: profilePrefix('plain') });
 
   const radFeeds = (f: number): Feeds => {
     const scale = { x: width / 768, y: height / 448 };
@@ -187,29 +190,32 @@ async function main(): Promise<void> {
   const radRun = await time(rad, radFeeds(frames), runs);
   report.rad = { firstMs: radRun.firstMs, medianMs: radRun.medianMs, peakGiB: await memory.peakGiB(), loss: dataOf(radRun.out.loss, 'loss')[0], fg: Array.from(dataOf(radRun.out.fg, 'fg')) };
 
-  if (o.ref && existsSync(path.join(o.ref, 'eps.bin'))) {
-    const load = (name: string) => new Float32Array(new Uint8Array(readFileSync(path.join(o.ref!, name))).buffer);
+  const reference = o.ref && existsSync(path.join(o.ref, 'eps.bin')) ? o.ref : null;
+  const load = (name: string) => new Float32Array(new Uint8Array(readFileSync(path.join(reference!, name))).buffer);
+  if (reference) {
     report.parity = {
       eps: Object.fromEntries(Object.entries(epsOut).map(([c, out]) => [c, compare(out, load('eps.bin'))])),
       radGrad: compare(dataOf(radRun.out.grad, 'grad'), load('rad.bin')),
-      reference: JSON.parse(readFileSync(path.join(o.ref, 'reference.json'), 'utf8')),
+      reference: JSON.parse(readFileSync(path.join(reference, 'reference.json'), 'utf8')),
     };
   }
 
   memory.stop();
   await rad.release();
 
-  // The RAD graph with its fused attention backward (unet_rad_cuda, through the native addon) on the
-  // same feeds: its gradient against unet_rad's, and its time.
+  // The RAD graph with its fused backwards (unet_rad_cuda, through the native addon) on the same feeds:
+  // its gradient against unet_rad's and PyTorch's, and its time.
   if (m.components.unet_rad_cuda && nativeBuild()) {
     try {
-      const fused = await NativeSession.open('unet_rad_cuda', pkg.graphPath('unet_rad_cuda'), request);
+      const fused = await NativeSession.open('unet_rad_cuda', pkg.graphPath('unet_rad_cuda'), { ...request, profilePrefix: profilePrefix('fused') });
       try {
         const run = await time(fused, radFeeds(frames), runs);
+        const grad = dataOf(run.out.grad, 'grad');
         report.radFused = {
           firstMs: run.firstMs,
           medianMs: run.medianMs,
-          gradAgainstUnfused: compare(dataOf(run.out.grad, 'grad'), dataOf(radRun.out.grad, 'grad')),
+          gradAgainstUnfused: compare(grad, dataOf(radRun.out.grad, 'grad')),
+          ...(reference ? { gradAgainstPyTorch: compare(grad, load('rad.bin')) } : {}),
           loss: dataOf(run.out.loss, 'loss')[0],
           fg: Array.from(dataOf(run.out.fg, 'fg')),
         };

@@ -10,7 +10,7 @@ import { ModelError } from '../errors';
 export const COMPONENTS = ['text_encoder', 'vae_encoder', 'vae_decoder', 'unet', 'unet_rad'] as const;
 /** `unet_cuda`: the ε UNet with ONNX Runtime's fused com.microsoft.GroupNorm, which only its CUDA provider runs.
  *  `unet_rad_cuda`: the RAD graph with the fused operators of helper-service/native (reatco domain), which
- *  needs that library in the session's options: onnxruntime-node cannot load it, so the engine does not yet. */
+ *  needs that library in the session's options: onnxruntime-node cannot load it, the native addon opens it. */
 export const OPTIONAL_COMPONENTS = ['unet_cuda', 'unet_rad_cuda'] as const;
 export type ComponentName = (typeof COMPONENTS)[number] | (typeof OPTIONAL_COMPONENTS)[number];
 

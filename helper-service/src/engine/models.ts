@@ -2,7 +2,7 @@ import { ModelError } from '../errors';
 import { readModelPackage, type ComponentName, type ModelManifest, type ModelPackage } from './model-package';
 import { ReatcoPipeline, type Graphs } from './pipeline/edit-pipeline';
 import { statSync } from 'node:fs';
-import { NativeSession, nativeBuild } from './sessions/native';
+import { NativeSession, nativeBuild, type NativeBuild } from './sessions/native';
 import { GraphSession, cudaProviderInstalled, gpuFreeBytes, type Feeds, type GraphRunner, type ProviderName, type ProviderRequest } from './sessions/ort';
 import { PerShapeSessions } from './sessions/per-shape';
 import { ClipTokenizer } from './tokenizer';
@@ -42,8 +42,8 @@ export function graphComponents(manifest: ModelManifest, provider: ProviderName)
  * addon): on CUDA, when the package has it and the addon is built with the CUDA kernels. On the H200 it
  * takes a RAD pass at 16 frames from 247.5 to 215.5 ms, same gradient (helper-service/results/gpu.md).
  */
-function fusedRad(manifest: ModelManifest, provider: ProviderName): boolean {
-  return provider === 'cuda' && Boolean(manifest.components.unet_rad_cuda) && nativeBuild()?.cudaKernels === true;
+export function fusedRad(manifest: ModelManifest, provider: ProviderName, build: NativeBuild | null = nativeBuild()): boolean {
+  return provider === 'cuda' && Boolean(manifest.components.unet_rad_cuda) && build?.cudaKernels === true;
 }
 
 /** The fused RAD graph, or the plain one (with a log line) where the addon cannot open it. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ModelError } from '../../src/errors';
 import { readModelPackage } from '../../src/engine/model-package';
-import { graphComponents, loadModel } from '../../src/engine/models';
+import { fusedRad, graphComponents, loadModel } from '../../src/engine/models';
 import { TINY_RANDOM } from '../helpers/fixtures';
 
 /** tiny-random's files linked into a new folder, with a `unet_cuda` entry in model.json. */
@@ -23,6 +23,21 @@ function withUnetCuda(): string {
   writeFileSync(path.join(dir, 'unet_cuda.onnx'), 'CUDA only');
   return dir;
 }
+
+describe('model package: optional unet_rad_cuda', () => {
+  const build = (cudaKernels: boolean) => ({ addon: 'reatco_session.node', library: 'libreatco_ops.so', cudaKernels });
+
+  it('is the RAD graph on CUDA only where the native library holds its CUDA kernels', () => {
+    const { manifest } = readModelPackage(TINY_RANDOM);
+    expect(manifest.components.unet_rad_cuda).toBeDefined();
+    expect(fusedRad(manifest, 'cuda', build(true))).toBe(true);
+    expect(fusedRad(manifest, 'cuda', build(false))).toBe(false); // its operators would run on the CPU
+    expect(fusedRad(manifest, 'cuda', null)).toBe(false);
+    expect(fusedRad(manifest, 'cpu', build(true))).toBe(false);
+    const { unet_rad_cuda: _, ...plain } = manifest.components;
+    expect(fusedRad({ ...manifest, components: plain }, 'cuda', build(true))).toBe(false);
+  });
+});
 
 describe('model package: optional unet_cuda', () => {
   const dirs: string[] = [];

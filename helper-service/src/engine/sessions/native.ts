@@ -13,7 +13,7 @@ import { checkFeeds, openFailure, runFailure, type Feeds, type GraphRunner, type
 type Data = Float32Array | BigInt64Array;
 
 interface Addon {
-  open(path: string, provider: string, deviceId: number, threads: number, library: string): unknown;
+  open(path: string, provider: string, deviceId: number, threads: number, library: string, profilePrefix: string): unknown;
   inputNames(session: unknown): string[];
   run(session: unknown, names: string[], types: string[], dims: number[][], data: Data[]): [string[], string[], number[][], Data[]];
   release(session: unknown): void;
@@ -47,12 +47,12 @@ export class NativeSession implements GraphRunner {
     readonly inputNames: readonly string[],
   ) {}
 
-  /** Opens `graphPath` with the custom-operator library in its options (profiling is not offered). */
+  /** Opens `graphPath` with the custom-operator library in its options. */
   static async open(name: string, graphPath: string, request: ProviderRequest, build = nativeBuild()): Promise<NativeSession> {
     if (!build) throw openFailure(name, graphPath, request, new Error('helper-service/native is not built'));
     const addon = require(build.addon) as Addon; // eslint-disable-line @typescript-eslint/no-require-imports
     try {
-      const session = addon.open(graphPath, request.provider, request.deviceId ?? 0, request.threads ?? 0, build.library);
+      const session = addon.open(graphPath, request.provider, request.deviceId ?? 0, request.threads ?? 0, build.library, request.profilePrefix ?? '');
       return new NativeSession(name, addon, session, addon.inputNames(session));
     } catch (error) {
       throw openFailure(name, graphPath, request, error);
