@@ -189,10 +189,11 @@ __global__ void gatedGeluGrad(const half* __restrict__ grad, const half* __restr
 // buffers are 256-byte aligned).
 int vectorWidth(int64_t cols) { return cols % 8 == 0 ? 8 : cols % 2 == 0 ? 2 : 1; }
 
-// Threads for one block per row: enough for one vector each, a multiple of 32, at most 256.
+// Threads for one block per row: enough for one vector each, a multiple of 32 from 32 to 256 (an
+// empty row still gets its block, whose mean is then 0 / 0 as on the CPU).
 unsigned rowThreads(int64_t cols, int v) {
   const int64_t vectors = (cols + v - 1) / v;
-  return static_cast<unsigned>(vectors >= 256 ? 256 : ((vectors + 31) / 32) * 32);
+  return static_cast<unsigned>(vectors >= 256 ? 256 : vectors <= 32 ? 32 : ((vectors + 31) / 32) * 32);
 }
 
 const char* checkRows(int64_t rows, int64_t cols) {
