@@ -8,7 +8,8 @@
 #   start    (carry .gpu/rt1 .gpu/tok) installs Node, starts the export of the fp16 random-weight SD-1.x
 #            package into /tmp/sd15 in the background, then runs the PyTorch single-graph reference
 #            and baseline (a), the reference-style edit, on the GPU meanwhile (the export uses CPUs only;
-#            BASELINE=0 skips (a) and waits for the export instead, REFERENCE=0 the single graphs)
+#            BASELINE=0 skips (a) and waits for the export instead, REFERENCE=0 the single graphs;
+#            KERNELS=1 runs the kernel checks of the kernels phase first, during the export)
 #   provider (carry .gpu/rt2) brings the CUDA execution provider's first part; waits for the export
 #   measure  (carry .gpu/app .gpu/tok .gpu/rt3) installs the provider (its second part), then the ORT
 #            graph check (ε graphs, RAD gradient by window, node placement), the engine's full edit,
@@ -54,6 +55,13 @@ engine() { # output name, extra arguments: the engine's edit on ORT CUDA (reatco
     --size 448x768 --steps 50 --inversion-steps 50 --json "$out/$name.json" "$@" 2>&1 | tail -15
 }
 
+kernel_checks() { # builds and runs helper-service/scripts/custom-op-check/*.cu, JSON into $OUT
+  for source in helper-service/scripts/custom-op-check/*.cu; do
+    name=$(basename "$source" .cu)
+    /usr/local/cuda/bin/nvcc -O3 -arch=sm_90 "$source" -o "/tmp/$name" && "/tmp/$name" | tee "$out/$name.json"
+  done
+}
+
 wait_for_export() {
   while [ ! -f /tmp/sd15/model.json ] && pgrep -f reatco_models > /dev/null && [ "$(left)" -gt 30 ]; do sleep 5; done
   grep -v Warning /tmp/export.log | grep -E ' s$|exported|Error' | tail -8
@@ -70,6 +78,7 @@ start)
   rm -rf /tmp/models && cp -r models /tmp/models && cp -r .gpu/tok /tmp/tok # the export outlives this call
   (cd /tmp/models && setsid nohup $py -m reatco_models random --preset sd15 --tokenizer /tmp/tok --precision fp16 \
     --static-size --cuda-graphs --jobs 6 --parts /tmp/sd15-parts --out /tmp/sd15 > /tmp/export.log 2>&1 &)
+  [ "${KERNELS:-0}" = 1 ] && kernel_checks # on the GPU alone, while the export keeps the CPUs
   if [ "${REFERENCE:-1}" = 1 ]; then
     (cd models && $py scripts/gpu_reference.py --tokenizer ../.gpu/tok --frames 4 --runs 5 --time-frames 16 --out /tmp/ref) 2>&1 | tail -3
     cp /tmp/ref/reference.json "$out/pytorch-single-graphs.json"
@@ -121,10 +130,7 @@ profile)
   done
   ;;
 kernels)
-  for source in helper-service/scripts/custom-op-check/*.cu; do
-    name=$(basename "$source" .cu)
-    /usr/local/cuda/bin/nvcc -O3 -arch=sm_90 "$source" -o "/tmp/$name" && "/tmp/$name" | tee "$out/$name.json"
-  done
+  kernel_checks
   ;;
 train)
   decoder=${DECODER_MINUTES:-0}
