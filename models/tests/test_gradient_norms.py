@@ -120,3 +120,20 @@ def test_fp16_export_keeps_activation_sized_tensors_in_fp16(tmp_path, name, fuse
             if t is not None and t.elem_type == onnx.TensorProto.FLOAT and np.prod([d.dim_value for d in t.shape.dim]) >= activation:
                 float32_sized.append(node.op_type)
     assert not float32_sized, float32_sized
+
+
+@pytest.mark.parametrize("name,silu", [("group", True), ("group", False), ("layer", False), ("geglu", False)])
+def test_fused_backwards_float32_references_give_autograds_gradient(name, silu):
+    """The eager implementations of the reatco operators (fused_backwards), which the CUDA and CPU
+    kernels follow, run through the RAD graph's autograd functions in PyTorch."""
+    fn, plain, shape = _case(name, _modules(torch.float64), silu)
+    g = torch.Generator().manual_seed(2)
+    x = (torch.randn(*shape, generator=g) * 2 + 1).double()
+    w = torch.randn(*shape, generator=g).double()
+    with explicit_attention(), fused_backwards():
+        xs = x.clone().requires_grad_()
+        (got,) = torch.autograd.grad((fn(xs) * w).sum(), xs)
+    xs = x.clone().requires_grad_()
+    (want,) = torch.autograd.grad((plain(xs) * w).sum(), xs)
+    # The references compute in float32.
+    torch.testing.assert_close(got, want, rtol=2e-5, atol=2e-6 * float(want.abs().max()))
