@@ -125,8 +125,8 @@ profile)
       ls /tmp/rad16_${graph}_*.json > /dev/null 2>&1 || continue
       $py helper-service/scripts/ort-profile-summary.py /tmp/rad16_${graph}_*.json 40 > "$out/rad-profile-16f-$graph-$mode.txt"
       echo "$graph, $mode:"; head -8 "$out/rad-profile-16f-$graph-$mode.txt"; grep outputs "$out/rad-profile-16f-$graph-$mode.txt"
+      [ $graph = fused ] && xz -T0 -c /tmp/rad16_fused_*.json > "$out/rad-profile-16f-fused-$mode.json.xz" # the engine's graph, raw
     done
-    xz -T0 -c /tmp/rad16_fused_*.json > "$out/rad-profile-16f-fused-$mode.json.xz" 2> /dev/null
   done
   ;;
 kernels)

@@ -5,34 +5,27 @@ Tensors inside the UNet are frames-major: (batch * frames, tokens, channels).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .gradient_norms import GatedGelu, LayerNormLastAxis
+from .switches import TraceSwitch
 
 
-_EXPLICIT = contextvars.ContextVar("explicit_attention", default=False)
+_EXPLICIT = TraceSwitch("explicit_attention")
 
 
-@contextlib.contextmanager
 def explicit_attention():
     """Attention whose backward decomposes into plain ONNX operators, for tracing the RAD gradient
     graph (a fused kernel's backward has no ONNX equivalent): matmul + softmax, or for the large
     self-attention the fused forward with HeadwiseAttention's written-out backward."""
-    token = _EXPLICIT.set(True)
-    try:
-        yield
-    finally:
-        _EXPLICIT.reset(token)
+    return _EXPLICIT.on()
 
 
 def in_gradient_graph() -> bool:
     """True while the RAD gradient graph is traced (inside `explicit_attention()`)."""
-    return _EXPLICIT.get()
+    return _EXPLICIT.active()
 
 
 def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
@@ -146,9 +139,9 @@ def multi_head_attention(
     otherwise.
     """
     b, lq, c = q.shape
-    if _EXPLICIT.get() and large and not return_probs:
+    if _EXPLICIT.active() and large and not return_probs:
         return HeadwiseAttention.apply(q, k, v, heads), None
-    if not (return_probs or _EXPLICIT.get()):
+    if not (return_probs or _EXPLICIT.active()):
         if torch.is_grad_enabled() and q.requires_grad:
             out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
             return out.transpose(1, 2).reshape(b, lq, c), None

@@ -13,34 +13,29 @@ operator to its ONNX node (ONNX_TRANSLATIONS).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 
 import torch
 
 from .onnx_schemas import register_schema
+from .switches import TraceSwitch
 
 DOMAIN = "reatco"
-_FUSED = contextvars.ContextVar("fused_backwards", default=False)
+_FUSED = TraceSwitch("fused_backwards")
 
 
-@contextlib.contextmanager
 def fused_backwards():
     """The backwards of GroupNormAcrossFrames, LayerNormLastAxis and GatedGelu as reatco operators
     (for tracing unet_rad_cuda)."""
-    token = _FUSED.set(True)
-    try:
-        yield
-    finally:
-        _FUSED.reset(token)
+    return _FUSED.on()
 
 
 def backwards_fused() -> bool:
-    return _FUSED.get()
+    return _FUSED.active()
 
 
-def _silu_grad(grad: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def silu_grad(grad: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """grad through a SiLU whose input was y."""
     s = torch.sigmoid(y)
     return grad * (s * (1 + y * (1 - s)))
 
@@ -51,7 +46,7 @@ def norm_grad_row_means(grad: torch.Tensor, x: torch.Tensor, y: torch.Tensor, si
     g = grad silu'(y) when `silu` (y the norm's output before the SiLU), else grad."""
     g = grad.float()
     if silu:
-        g = _silu_grad(g, y.float())
+        g = silu_grad(g, y.float())
     rows = g.flatten(2)
     return rows.mean(-1), (rows * x.float().flatten(2)).mean(-1)
 
@@ -67,7 +62,7 @@ def norm_grad_apply(grad: torch.Tensor, x: torch.Tensor, y: torch.Tensor, a: tor
     g as in norm_grad_row_means."""
     g = grad.float()
     if silu:
-        g = _silu_grad(g, y.float())
+        g = silu_grad(g, y.float())
     per_row = lambda t: t.reshape(*t.shape, *[1] * (x.dim() - 2))  # noqa: E731
     return (g * per_row(a) + x.float() * per_row(p) + per_row(q)).to(x.dtype)
 

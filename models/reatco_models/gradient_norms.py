@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from .fused_backwards import backwards_fused, gated_gelu_grad, layer_norm_grad, norm_grad_apply, norm_grad_row_means
+from .fused_backwards import backwards_fused, gated_gelu_grad, layer_norm_grad, norm_grad_apply, norm_grad_row_means, silu_grad
 
 
 def row_moments(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,8 +74,7 @@ class GroupNormAcrossFrames(torch.autograd.Function):
             row_means = norm_grad_row_means(grad, x, y, silu)
         else:
             if silu:
-                s = torch.sigmoid(y)
-                grad = grad * (s * (1 + y * (1 - s)))
+                grad = silu_grad(grad, y)
             row_means = tuple(row_moments(t.reshape(bf * c, h * w))[0] for t in (grad, grad * x))
         # The means over each group of γ·dy and γ·dy·x, from the rows' means.
         grad_mean, grad_x_mean = ((gamma * m.reshape(grouped)).mean(dim=(1, 3), keepdim=True) for m in row_means)

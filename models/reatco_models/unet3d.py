@@ -8,8 +8,6 @@ Parameter names follow diffusers / Tune-A-Video so checkpoints load by name.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 
 import torch
@@ -19,21 +17,17 @@ from torch import nn
 from .attention import TransformerBlock, in_gradient_graph
 from .config import UNetConfig
 from .gradient_norms import GroupNormAcrossFrames
+from .switches import TraceSwitch
 
 
-_FUSED_NORM = contextvars.ContextVar("fused_group_norm", default=False)
+_FUSED_NORM = TraceSwitch("fused_group_norm")
 
 
-@contextlib.contextmanager
 def fused_group_norm():
     """Every UNet GroupNorm (with the SiLU that follows it) as one op, which the export maps to ONNX
     Runtime's com.microsoft.GroupNorm: for the CUDA ε graph only (the CPU provider has no such
     kernel, and the RAD graph's backward must decompose into plain ONNX operators)."""
-    token = _FUSED_NORM.set(True)
-    try:
-        yield
-    finally:
-        _FUSED_NORM.reset(token)
+    return _FUSED_NORM.on()
 
 
 def _group_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: int, eps: float, frames: int) -> torch.Tensor:
@@ -63,7 +57,7 @@ def _(x, weight, bias, groups, eps, frames, silu):
 def group_norm_across_frames(x: torch.Tensor, norm: nn.GroupNorm, frames: int, silu: bool = False) -> torch.Tensor:
     """nn.GroupNorm applied to the 5-D tensor (b, c, f, h, w), as the reference does: statistics over
     (channels of the group, frames, height, width), then SiLU if `silu`. x is frames-major (b * f, c, h, w)."""
-    if _FUSED_NORM.get():
+    if _FUSED_NORM.active():
         return group_norm_op(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames, silu)
     if in_gradient_graph():  # the same maths, with a backward of few nodes and no float32 activations
         return GroupNormAcrossFrames.apply(x, norm.weight, norm.bias, norm.num_groups, norm.eps, frames, silu)
@@ -133,7 +127,7 @@ class Transformer3D(nn.Module):
     ) -> torch.Tensor:
         bf, c, h, w = x.shape
         # Per frame: the fused op with frames=1 (the same maths as nn.GroupNorm).
-        normed = group_norm_across_frames(x, self.norm, 1) if _FUSED_NORM.get() else self.norm(x)
+        normed = group_norm_across_frames(x, self.norm, 1) if _FUSED_NORM.active() else self.norm(x)
         t = self.proj_in(normed).permute(0, 2, 3, 1).reshape(bf, h * w, c)
         for block in self.transformer_blocks:
             t = block(t, context, frames, store)

@@ -48,9 +48,10 @@ export function fusedRad(manifest: ModelManifest, provider: ProviderName, build:
 
 /** The fused RAD graph, or the plain one (with a log line) where the addon cannot open it. */
 async function openRadGraph(pkg: ModelPackage, name: string, request: ProviderRequest, log: (line: string) => void): Promise<GraphRunner> {
-  if (fusedRad(pkg.manifest, request.provider)) {
+  const build = nativeBuild();
+  if (fusedRad(pkg.manifest, request.provider, build)) {
     try {
-      return await NativeSession.open(name, pkg.graphPath('unet_rad_cuda'), request);
+      return await NativeSession.open(name, pkg.graphPath('unet_rad_cuda'), request, build);
     } catch (error) {
       if (!(error instanceof ModelError) || error.code === 'OUT_OF_MEMORY') throw error;
       log(`reatco: the fused RAD graph cannot be opened (${error.message.split('\n')[0]!.slice(0, 300)}); using the plain one.`);
