@@ -19,10 +19,10 @@ architectures="75 80 86 89 90"
 gencode=(); for a in $architectures; do gencode+=(-gencode "arch=compute_$a,code=sm_$a"); done
 gencode+=(-gencode arch=compute_90,code=compute_90)
 cuda_build() {
-  for kernels in softmax_times_grad norm_grads; do
+  for kernels in softmax_times_grad norm_grads attention_grad; do
     "$nvcc" -O3 -std=c++17 "${gencode[@]}" -Xcompiler -fPIC -c "$here/ops/$kernels.cu" -o "$out/$kernels.o" || return 1
   done
-  "$nvcc" -O2 -std=c++17 -Xcompiler -fPIC -DREATCO_CUDA -I"$include" -shared "$here/ops/reatco_ops.cc" "$out/softmax_times_grad.o" "$out/norm_grads.o" \
+  "$nvcc" -O2 -std=c++17 -Xcompiler -fPIC -DREATCO_CUDA -I"$include" -shared "$here/ops/reatco_ops.cc" "$out/softmax_times_grad.o" "$out/norm_grads.o" "$out/attention_grad.o" \
       -cudart shared -o "$out/libreatco_ops.so"
 }
 if [ "${CUDA:-1}" != 0 ] && [ -n "$nvcc" ] && cuda_build; then

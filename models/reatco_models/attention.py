@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fused_backwards import attention_grad, attention_row_stats, backwards_fused, merge_heads, split_heads
 from .gradient_norms import GatedGelu, LayerNormLastAxis
 from .switches import TraceSwitch
 
@@ -28,11 +29,6 @@ def in_gradient_graph() -> bool:
     return _EXPLICIT.active()
 
 
-def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
-    b, n, c = t.shape
-    return t.reshape(b, n, heads, c // heads).transpose(1, 2)
-
-
 @torch.library.custom_op("reatco::fused_attention", mutates_args=())
 def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     """Attention without a probability tensor. PyTorch runs its fused kernel; the ONNX export maps
@@ -40,7 +36,7 @@ def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: in
     memory-efficient attention on CUDA), where explicit softmax would hold a (frames x heads x
     tokens x tokens) tensor: about 30 GB per layer for 16 frames at 448x768."""
     b, lq, c = q.shape
-    out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
+    out = F.scaled_dot_product_attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads))
     return out.transpose(1, 2).reshape(b, lq, c)
 
 
@@ -64,7 +60,11 @@ class HeadwiseAttention(torch.autograd.Function):
     - the incoming gradient is scaled by a power of two so that dP = dO vᵀ peaks near 2^11: RAD's
       gradients here are ~1e-5, and P ∘ dP (P ~ 1e-4) would be below fp16's smallest number;
     - the row term D = Σ dO∘O (float32, split into two fp16 parts) is subtracted inside the dP
-      product, whose accumulator is float32, so dP - D never cancels in fp16."""
+      product, whose accumulator is float32, so dP - D never cancels in fp16.
+
+    Inside fused_backwards() (unet_rad_cuda), for head sizes up to FUSED_MAX_HEAD_SIZE, the backward
+    after the scaling is reatco's AttentionRowStats and AttentionGrad instead: the same maths, with
+    the maps computed tile by tile on the chip and dP - D in float32 there."""
 
     @staticmethod
     def forward(ctx, q, k, v, heads):
@@ -83,10 +83,11 @@ class HeadwiseAttention(torch.autograd.Function):
         bound = d * grad_out.abs().max().float() * v.abs().max().float()
         gain = torch.exp2(torch.floor(torch.log2(2.0**11 / bound.clamp_min(2.0**-100))).clamp(max=100))
         grad_scaled = (grad_out.float() * gain).to(dtype)
+        if backwards_fused() and d <= FUSED_MAX_HEAD_SIZE:
+            lse, rowdot = attention_row_stats(q, k, out, grad_scaled, heads)
+            return (*attention_grad(q, k, v, grad_scaled, lse, rowdot, gain.reciprocal().reshape(1), heads), None)
 
-        def by_head(t: torch.Tensor) -> torch.Tensor:  # (b, tokens, heads * d) -> (b, heads, tokens, d)
-            return t.reshape(t.shape[0], t.shape[1], heads, d).transpose(1, 2)
-
+        by_head = lambda t: split_heads(t, heads)  # noqa: E731
         qs, kh, vh, goh = by_head(q * d**-0.5), by_head(k), by_head(v), by_head(grad_scaled)
         row = (goh.float() * by_head(out).float()).sum(-1, keepdim=True)
         row_hi = row.to(dtype)
@@ -109,10 +110,16 @@ class HeadwiseAttention(torch.autograd.Function):
             # dv (all heads at once: 16 GB at 4 frames of 448x768 instead of 3).
             parts.append(torch.cat([ds @ kb, ds.transpose(-1, -2) @ qb, p.transpose(-1, -2) @ gob], dim=-2))
         # (b, lq + 2 lk, heads * d); one head at a time, heads side by side need no transpose.
-        grads = parts[0].transpose(1, 2).flatten(2) if together else torch.cat(parts, dim=-1)
+        grads = merge_heads(parts[0]) if together else torch.cat(parts, dim=-1)
         dq, dk, dv = grads.split([lq, lk, lk], dim=1)
         unscale = lambda t, factor: (t.float() * (factor / gain)).to(dtype)  # noqa: E731
         return unscale(dq, d**-0.5), unscale(dk, 1.0), unscale(dv, 1.0), None
+
+
+# The largest head size of reatco's fused attention backward (helper-service/native/ops/attention_grad.h:
+# its tiles hold a head's columns). SD-1.x's full resolution has 40; its lower levels (80, 160) keep the
+# written-out backward, whose maps there are 4 and 16 times smaller.
+FUSED_MAX_HEAD_SIZE = 64
 
 
 # Elements of one frame's maps, all heads together, up to which the backward takes every head in one
@@ -143,10 +150,10 @@ def multi_head_attention(
         return HeadwiseAttention.apply(q, k, v, heads), None
     if not (return_probs or _EXPLICIT.active()):
         if torch.is_grad_enabled() and q.requires_grad:
-            out = F.scaled_dot_product_attention(_split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads))
+            out = F.scaled_dot_product_attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads))
             return out.transpose(1, 2).reshape(b, lq, c), None
         return fused_attention(q, k, v, heads), None
-    qh, kh, vh = _split_heads(q, heads), _split_heads(k, heads), _split_heads(v, heads)
+    qh, kh, vh = split_heads(q, heads), split_heads(k, heads), split_heads(v, heads)
     scores = (qh @ kh.transpose(-1, -2)) * (c // heads) ** -0.5
     # Probabilities RAD reads get the reference's float32 softmax (they are small: the 1/32 grid);
     # the large self-attention maps of the gradient graph stay in the working precision.

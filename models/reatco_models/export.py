@@ -336,9 +336,10 @@ def export_component(
         elif name == "unet_rad_cuda":
             with fused_backwards():
                 export_rad_graph(unet, ex["rad"], path, dynamic_size)
+            # The softmaxes of the written-out attention backwards left (head sizes over
+            # FUSED_MAX_HEAD_SIZE; none in a small model).
             model = onnx.load(str(path), load_external_data=False)
-            if not fuse_softmax_times_grad(model):
-                raise ValueError("the RAD graph has no softmax to fuse")
+            fuse_softmax_times_grad(model)
             onnx.save(model, str(path))
         else:
             raise ValueError(f"unknown component {name}")

@@ -1,6 +1,7 @@
 """reatco.SoftmaxTimesGrad: the graph pass (fused_ops) and the CPU kernel of the custom-operator
 library (helper-service/native), run in ONNX Runtime against the graph without it; and tiny-random's
-unet_rad_cuda, with every fused operator, against its plain RAD graph."""
+unet_rad_cuda, with the fused backwards, against its plain RAD graph (its heads are small enough for
+AttentionGrad throughout, so no written-out attention backward, and no SoftmaxTimesGrad, is left)."""
 
 from __future__ import annotations
 
@@ -94,15 +95,16 @@ def test_rad_graph_with_softmax_times_grad_gives_the_same_gradient(library):
 
 
 def _same_outputs(model: onnx.ModelProto, got: list, want: list) -> None:
+    # float32 sums in other orders: the attention backward's terms cancel to ~1e-3 of the largest.
     for name, a, b in zip([o.name for o in model.graph.output], got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(np.abs(b).max()), err_msg=name)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=4e-6 * float(np.abs(b).max()), err_msg=name)
 
 
-def test_committed_cuda_rad_graph_has_every_fused_operator_and_the_plain_graphs_gradient(library):
+def test_committed_cuda_rad_graph_has_the_fused_backwards_and_the_plain_graphs_gradient(library):
     plain = onnx.load(str(TINY / "unet_rad.onnx"))
     cuda = onnx.load(str(TINY / "unet_rad_cuda.onnx"))
     fused = collections.Counter(n.op_type for n in cuda.graph.node if n.domain == DOMAIN)
-    assert set(fused) == {"SoftmaxTimesGrad", "NormGradRowMeans", "NormGradApply", "LayerNormGrad", "GatedGeluGrad"}, fused
-    assert fused["NormGradRowMeans"] == fused["NormGradApply"]
+    assert set(fused) == {"NormGradRowMeans", "NormGradApply", "LayerNormGrad", "GatedGeluGrad", "AttentionRowStats", "AttentionGrad"}, fused
+    assert fused["NormGradRowMeans"] == fused["NormGradApply"] and fused["AttentionRowStats"] == fused["AttentionGrad"]
     feeds = _rad_feeds(plain)
     _same_outputs(cuda, _session(cuda, library).run(None, feeds), _session(plain).run(None, feeds))

@@ -1,7 +1,8 @@
-"""The RAD graph's norms and GEGLU (gradient_norms): exported as the RAD graph is (make_fx with the
-gradient decompositions, symbolic sizes) and run in ONNX Runtime, they give torch's modules' outputs
-and gradients, written out in ONNX operators and as reatco's fused backwards (fused_backwards, run by
-helper-service/native's CPU kernels); exported in fp16, no tensor of the activation's size is float32."""
+"""The RAD graph's norms and GEGLU (gradient_norms) and its self-attention (attention.HeadwiseAttention):
+exported as the RAD graph is (make_fx with the gradient decompositions, symbolic sizes) and run in ONNX
+Runtime, they give torch's modules' outputs and gradients, written out in ONNX operators and as reatco's
+fused backwards (fused_backwards, run by helper-service/native's CPU kernels); the norms' and GEGLU's,
+exported in fp16, make no float32 tensor of the activation's size."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from torch import nn
 from torch.export import Dim
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from reatco_models.attention import GEGLU, _layer_norm, explicit_attention
+from reatco_models.attention import GEGLU, HeadwiseAttention, _layer_norm, explicit_attention
 from reatco_models.export import _export, cast_layer_norm_statistics, cast_mixed_arithmetic, gradient_decompositions
-from reatco_models.fused_backwards import DOMAIN, fused_backwards
+from reatco_models.fused_backwards import DOMAIN, fused_backwards, merge_heads, split_heads
 from reatco_models.unet3d import group_norm_across_frames
 
 FRAMES = 3
+HEADS = 2
 
 
 def _modules(dtype=torch.float32) -> dict:
@@ -44,6 +46,12 @@ def _case(name: str, modules: dict, silu: bool = True):
         return (lambda x: group_norm_across_frames(x, norm, FRAMES, silu)), plain, (2 * FRAMES, 8, 5, 7)
     if name == "layer":
         return (lambda x: _layer_norm(modules["layer"], x)), modules["layer"], (2, 15, 8)
+    if name == "attention":
+        # Self-attention over twice the tokens, as the sparse-causal layers have; 15 queries and 30
+        # keys leave partial tiles in the kernels.
+        keys = lambda x: torch.cat([x, x.flip(1) * 0.5], dim=1)  # noqa: E731
+        plain = lambda x: merge_heads(F.scaled_dot_product_attention(*(split_heads(t, HEADS) for t in (x, keys(x), keys(x) * -1)))) # noqa: E731
+        return (lambda x: HeadwiseAttention.apply(x, keys(x), keys(x) * -1, HEADS)), plain, (2, 15, 8)
     geglu = modules["geglu"]
 
     def plain(x):
@@ -71,11 +79,17 @@ def _export_gradient(fn, args, path, symbolic: bool, fused: bool = False) -> onn
 
 
 # The reatco operators each backward becomes.
-FUSED_OPS = {"group": {"NormGradRowMeans": 1, "NormGradApply": 1}, "layer": {"LayerNormGrad": 1}, "geglu": {"GatedGeluGrad": 1}}
+FUSED_OPS = {
+    "group": {"NormGradRowMeans": 1, "NormGradApply": 1},
+    "layer": {"LayerNormGrad": 1},
+    "geglu": {"GatedGeluGrad": 1},
+    "attention": {"AttentionRowStats": 1, "AttentionGrad": 1},
+}
+CASES = [("group", True), ("group", False), ("layer", False), ("geglu", False), ("attention", False)]
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["onnx-ops", "fused"])
-@pytest.mark.parametrize("name,silu", [("group", True), ("group", False), ("layer", False), ("geglu", False)])
+@pytest.mark.parametrize("name,silu", CASES)
 def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu, fused, request):
     modules = _modules()
     fn, plain, shape = _case(name, modules, silu)
@@ -89,7 +103,7 @@ def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu, f
     if fused:
         assert {op: n for (domain, op), n in collections.Counter((n.domain, n.op_type) for n in model.graph.node).items() if domain == DOMAIN} == FUSED_OPS[name]
         options.register_custom_ops_library(str(request.getfixturevalue("library")))
-    elif name != "geglu":  # forward statistics, and the backward's two row means
+    elif name in ("group", "layer"):  # forward statistics, and the backward's two row means
         assert ops["LayerNormalization"] == 3, ops
     session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), options, providers=["CPUExecutionProvider"])
     bigger = torch.cat([x, x.flip(0)], dim=0), torch.cat([w, -w], dim=0)  # other sizes than the trace's
@@ -99,7 +113,8 @@ def test_rad_graph_form_gives_torchs_output_and_gradient(tmp_path, name, silu, f
         expected = plain(x_ref)
         (expected_dx,) = torch.autograd.grad((expected * ws).sum(), x_ref)
         np.testing.assert_allclose(y, expected.detach().numpy(), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(dx, expected_dx.numpy(), rtol=1e-4, atol=1e-5)
+        # Absolute error relative to the gradient's scale: the attention's terms cancel in float32.
+        np.testing.assert_allclose(dx, expected_dx.numpy(), rtol=1e-4, atol=1e-5 * max(1.0, float(expected_dx.abs().max())))
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["onnx-ops", "fused"])
@@ -122,7 +137,7 @@ def test_fp16_export_keeps_activation_sized_tensors_in_fp16(tmp_path, name, fuse
     assert not float32_sized, float32_sized
 
 
-@pytest.mark.parametrize("name,silu", [("group", True), ("group", False), ("layer", False), ("geglu", False)])
+@pytest.mark.parametrize("name,silu", CASES)
 def test_fused_backwards_float32_references_give_autograds_gradient(name, silu):
     """The eager implementations of the reatco operators (fused_backwards), which the CUDA and CPU
     kernels follow, run through the RAD graph's autograd functions in PyTorch."""

@@ -15,6 +15,10 @@
 // - LayerNormGrad(grad, x, mean, rstd, weight) -> dx: a layer norm's input gradient over the last axis.
 // - GatedGeluGrad(grad, projected) -> dprojected: the gradient of hidden * gelu(gate), projected =
 //   [hidden, gate] along the last axis.
+// - AttentionRowStats(q, k, out, grad_out; heads) -> (lse, rowdot) and AttentionGrad(q, k, v, grad_out,
+//   lse, rowdot, grad_scale; heads) -> (dq, dk, dv): attention's backward in the manner of flash
+//   attention's, the probabilities recomputed from each query's log-sum-exp (attention_grad.cu on
+//   CUDA, head sizes up to 64).
 // The Python definitions (models/reatco_models/fused_backwards.py) are the reference of these maths.
 #define ORT_API_MANUAL_INIT
 #include "onnxruntime_cxx_api.h"
@@ -22,12 +26,14 @@
 #undef ORT_API_MANUAL_INIT
 
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #ifdef REATCO_CUDA
+#include "attention_grad.h"
 #include "norm_grads.h"
 #include "softmax_times_grad.h"
 #endif
@@ -189,6 +195,103 @@ void GatedGeluGradCpu(const Tensor<float>& grad, const Tensor<float>& projected,
   }
 }
 
+int64_t HeadsAttribute(const OrtKernelInfo* info) { return Ort::ConstKernelInfo(info).GetAttribute<int64_t>("heads"); }
+
+// Attention's sizes from q (batch, lq, heads * d) and k (batch, lk, heads * d), checked against the
+// other inputs of the same length as each.
+struct AttentionSizes {
+  int64_t batch, heads, lq, lk, d;
+  int64_t channels() const { return heads * d; }
+};
+
+template <typename T>
+AttentionSizes AttentionSizesOf(int64_t heads, const Tensor<T>& q, const Tensor<T>& k, std::initializer_list<const Tensor<T>*> like_q,
+                                std::initializer_list<const Tensor<T>*> like_k) {
+  const std::vector<int64_t> qs = q.Shape(), ks = k.Shape();
+  Require(qs.size() == 3 && ks.size() == 3, "attention backward: q and k must be (batch, tokens, heads * d)");
+  Require(heads > 0 && qs[2] % heads == 0 && ks[2] == qs[2] && ks[0] == qs[0], "attention backward: q and k need one batch and heads * d columns");
+  for (const auto* t : like_q) Require(t->Shape() == qs, "attention backward: out and grad_out must have q's shape");
+  for (const auto* t : like_k) Require(t->Shape() == ks, "attention backward: v must have k's shape");
+  return {qs[0], heads, qs[1], ks[1], qs[2] / heads};
+}
+
+template <typename S>
+void RequireRowStatistics(const Tensor<S>& t, const AttentionSizes& n) {
+  Require(t.NumberOfElement() == n.batch * n.heads * n.lq, "attention backward: lse and rowdot need one value per (batch, head, query)");
+}
+
+// Σ_c a[i, c] b[j, c] over one head's d columns of two (tokens, channels) rows.
+float HeadDot(const float* a, const float* b, int64_t d) {
+  double sum = 0;
+  for (int64_t c = 0; c < d; c++) sum += double(a[c]) * b[c];
+  return static_cast<float>(sum);
+}
+
+struct AttentionRowStatsCpu {
+  AttentionRowStatsCpu(const OrtApi*, const OrtKernelInfo* info) : heads(HeadsAttribute(info)) {}
+  void Compute(const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& out, const Tensor<float>& grad_out, Tensor<float>& lse,
+               Tensor<float>& rowdot) {
+    const AttentionSizes n = AttentionSizesOf(heads, q, k, {&out, &grad_out}, {});
+    Require(n.lk > 0, "attention backward: no keys");
+    float* lv = lse.Allocate({n.batch, n.heads, n.lq});
+    float* rv = rowdot.Allocate({n.batch, n.heads, n.lq});
+    const float scale = 1.f / std::sqrt(static_cast<float>(n.d));
+    std::vector<float> scores(n.lk);
+    for (int64_t b = 0; b < n.batch; b++) {
+      for (int64_t h = 0; h < n.heads; h++) {
+        for (int64_t i = 0; i < n.lq; i++) {
+          const int64_t at = (b * n.lq + i) * n.channels() + h * n.d;
+          for (int64_t j = 0; j < n.lk; j++) scores[j] = scale * HeadDot(q.Data() + at, k.Data() + (b * n.lk + j) * n.channels() + h * n.d, n.d);
+          const float m = *std::max_element(scores.begin(), scores.end());
+          double sum = 0;
+          for (float s : scores) sum += std::exp(s - m);
+          const int64_t row = (b * n.heads + h) * n.lq + i;
+          lv[row] = m + static_cast<float>(std::log(sum));
+          rv[row] = HeadDot(grad_out.Data() + at, out.Data() + at, n.d);
+        }
+      }
+    }
+  }
+  int64_t heads;
+};
+
+struct AttentionGradCpu {
+  AttentionGradCpu(const OrtApi*, const OrtKernelInfo* info) : heads(HeadsAttribute(info)) {}
+  void Compute(const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& v, const Tensor<float>& grad_out, const Tensor<float>& lse,
+               const Tensor<float>& rowdot, const Tensor<float>& grad_scale, Tensor<float>& dq, Tensor<float>& dk, Tensor<float>& dv) {
+    const AttentionSizes n = AttentionSizesOf(heads, q, k, {&grad_out}, {&v});
+    RequireRowStatistics(lse, n);
+    RequireRowStatistics(rowdot, n);
+    Require(grad_scale.NumberOfElement() == 1, "AttentionGrad: grad_scale must be one value");
+    float* gq = dq.Allocate(q.Shape());
+    float* gk = dk.Allocate(k.Shape());
+    float* gv = dv.Allocate(v.Shape());
+    std::fill(gq, gq + q.NumberOfElement(), 0.f);
+    std::fill(gk, gk + k.NumberOfElement(), 0.f);
+    std::fill(gv, gv + v.NumberOfElement(), 0.f);
+    const float scale = 1.f / std::sqrt(static_cast<float>(n.d)), g = grad_scale.Data()[0];
+    const float *qv = q.Data(), *kv = k.Data(), *vv = v.Data(), *ov = grad_out.Data();
+    for (int64_t b = 0; b < n.batch; b++) {
+      for (int64_t h = 0; h < n.heads; h++) {
+        for (int64_t i = 0; i < n.lq; i++) {
+          const int64_t qi = (b * n.lq + i) * n.channels() + h * n.d, row = (b * n.heads + h) * n.lq + i;
+          for (int64_t j = 0; j < n.lk; j++) {
+            const int64_t kj = (b * n.lk + j) * n.channels() + h * n.d;
+            const float p = std::exp(scale * HeadDot(qv + qi, kv + kj, n.d) - lse.Data()[row]);
+            const float ds = p * (HeadDot(ov + qi, vv + kj, n.d) - rowdot.Data()[row]);
+            for (int64_t c = 0; c < n.d; c++) {
+              gq[qi + c] += g * scale * ds * kv[kj + c];
+              gk[kj + c] += g * scale * ds * qv[qi + c];
+              gv[kj + c] += g * p * ov[qi + c];
+            }
+          }
+        }
+      }
+    }
+  }
+  int64_t heads;
+};
+
 #ifdef REATCO_CUDA
 using Half = Ort::Float16_t;
 
@@ -244,6 +347,36 @@ void GatedGeluGradCuda(OrtKernelContext* context, const Tensor<Half>& grad, cons
   const auto [rows, half] = GatedGeluRows(grad, projected);
   Launched(reatco::LaunchGatedGeluGrad(grad.Data(), projected.Data(), dprojected.Allocate(projected.Shape()), rows, half, Stream(context)));
 }
+reatco::AttentionShape CudaShape(const AttentionSizes& n) {
+  Require(n.d <= reatco::kAttentionMaxHeadSize, "attention backward: the CUDA kernels take head sizes up to 64");
+  return {n.batch, n.heads, n.lq, n.lk, n.d};
+}
+
+struct AttentionRowStatsCuda {
+  AttentionRowStatsCuda(const OrtApi*, const OrtKernelInfo* info) : heads(HeadsAttribute(info)) {}
+  void Compute(OrtKernelContext* context, const Tensor<Half>& q, const Tensor<Half>& k, const Tensor<Half>& out, const Tensor<Half>& grad_out,
+               Tensor<float>& lse, Tensor<float>& rowdot) {
+    const AttentionSizes n = AttentionSizesOf(heads, q, k, {&out, &grad_out}, {});
+    Launched(reatco::LaunchAttentionRowStats(q.Data(), k.Data(), out.Data(), grad_out.Data(), lse.Allocate({n.batch, n.heads, n.lq}),
+                                             rowdot.Allocate({n.batch, n.heads, n.lq}), CudaShape(n), Stream(context)));
+  }
+  int64_t heads;
+};
+
+struct AttentionGradCuda {
+  AttentionGradCuda(const OrtApi*, const OrtKernelInfo* info) : heads(HeadsAttribute(info)) {}
+  void Compute(OrtKernelContext* context, const Tensor<Half>& q, const Tensor<Half>& k, const Tensor<Half>& v, const Tensor<Half>& grad_out,
+               const Tensor<float>& lse, const Tensor<float>& rowdot, const Tensor<float>& grad_scale, Tensor<Half>& dq, Tensor<Half>& dk,
+               Tensor<Half>& dv) {
+    const AttentionSizes n = AttentionSizesOf(heads, q, k, {&grad_out}, {&v});
+    RequireRowStatistics(lse, n);
+    RequireRowStatistics(rowdot, n);
+    Require(grad_scale.NumberOfElement() == 1, "AttentionGrad: grad_scale must be one value");
+    Launched(reatco::LaunchAttentionGrad(q.Data(), k.Data(), v.Data(), grad_out.Data(), lse.Data(), rowdot.Data(), grad_scale.Data(),
+                                         dq.Allocate(q.Shape()), dk.Allocate(k.Shape()), dv.Allocate(v.Shape()), CudaShape(n), Stream(context)));
+  }
+  int64_t heads;
+};
 #endif
 
 struct Domain {
@@ -268,6 +401,8 @@ extern "C" OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<NormGradApplyCpu>("NormGradApply", kCpu));
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp("LayerNormGrad", kCpu, LayerNormGradCpu));
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp("GatedGeluGrad", kCpu, GatedGeluGradCpu));
+      domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<AttentionRowStatsCpu>("AttentionRowStats", kCpu));
+      domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<AttentionGradCpu>("AttentionGrad", kCpu));
 #ifdef REATCO_CUDA
       constexpr const char* kCuda = "CUDAExecutionProvider";
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp("SoftmaxTimesGrad", kCuda, SoftmaxTimesGradCuda));
@@ -275,6 +410,8 @@ extern "C" OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<NormGradApplyCuda>("NormGradApply", kCuda));
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp("LayerNormGrad", kCuda, LayerNormGradCuda));
       domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp("GatedGeluGrad", kCuda, GatedGeluGradCuda));
+      domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<AttentionRowStatsCuda>("AttentionRowStats", kCuda));
+      domain->ops.emplace_back(Ort::Custom::CreateLiteCustomOp<AttentionGradCuda>("AttentionGrad", kCuda));
 #endif
       for (auto& op : domain->ops) domain->domain.Add(op.get());
       shared = std::move(domain);
