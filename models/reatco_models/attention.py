@@ -117,9 +117,10 @@ class HeadwiseAttention(torch.autograd.Function):
 
 
 # The largest head size of reatco's fused attention backward (helper-service/native/ops/attention_grad.h:
-# its tiles hold a head's columns). SD-1.x's full resolution has 40; its lower levels (80, 160) keep the
-# written-out backward, whose maps there are 4 and 16 times smaller.
-FUSED_MAX_HEAD_SIZE = 64
+# its tiles hold a head's columns). SD-1.x has 40 at full resolution and 80 at the second level; its
+# 1/32 and 1/64 levels (160) keep the written-out backward, whose maps there are 16 and 256 times
+# smaller than at full resolution.
+FUSED_MAX_HEAD_SIZE = 80
 
 
 # Elements of one frame's maps, all heads together, up to which the backward takes every head in one

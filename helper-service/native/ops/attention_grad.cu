@@ -442,20 +442,24 @@ cudaError_t launch(Kernel kernel, int64_t rows, int64_t batch, const Problem& p,
   return cudaGetLastError();
 }
 
-template <int DP>
-cudaError_t launchStats(const Problem& p, int64_t batch, cudaStream_t stream) {
-  return launch(rowStats<DP>, p.lq, batch, p, sharedBytes<DP>(), stream);
-}
+struct Stats {
+  template <int DP>
+  static cudaError_t run(const Problem& p, int64_t batch, cudaStream_t stream) {
+    return launch(rowStats<DP>, p.lq, batch, p, sharedBytes<DP>(), stream);
+  }
+};
 
-template <int DP>
-cudaError_t launchGrads(const Problem& p, int64_t batch, cudaStream_t stream) {
-  const cudaError_t error = launch(queryGrads<DP>, p.lq, batch, p, sharedBytes<DP>(), stream);
-  return error != cudaSuccess ? error : launch(keyGrads<DP>, p.lk, batch, p, sharedBytes<DP>(), stream);
-}
+struct Grads {
+  template <int DP>
+  static cudaError_t run(const Problem& p, int64_t batch, cudaStream_t stream) {
+    const cudaError_t error = launch(queryGrads<DP>, p.lq, batch, p, sharedBytes<DP>(), stream);
+    return error != cudaSuccess ? error : launch(keyGrads<DP>, p.lk, batch, p, sharedBytes<DP>(), stream);
+  }
+};
 
 // The problem for `shape`, or why the kernels cannot take it.
 const char* describe(const reatco::AttentionShape& shape, Problem& p) {
-  if (shape.d < 1 || shape.d > reatco::kAttentionMaxHeadSize) return "attention backward: head size must be 1 to 64";
+  if (shape.d < 1 || shape.d > reatco::kAttentionMaxHeadSize) return "attention backward: head size must be 1 to 80";
   if (shape.lq > 0x7fffffff || shape.lk > 0x7fffffff || shape.batch * shape.heads > 65535)
     return "attention backward: too many tokens, or batch x heads over 65535";
   p.heads = static_cast<int>(shape.heads);
@@ -468,11 +472,19 @@ const char* describe(const reatco::AttentionShape& shape, Problem& p) {
   return nullptr;
 }
 
-template <cudaError_t (*Small)(const Problem&, int64_t, cudaStream_t), cudaError_t (*Medium)(const Problem&, int64_t, cudaStream_t),
-          cudaError_t (*Large)(const Problem&, int64_t, cudaStream_t), cudaError_t (*Largest)(const Problem&, int64_t, cudaStream_t)>
+// Kernels::run for the head size padded to a multiple of 16.
+template <typename Kernels>
 const char* dispatch(const Problem& p, int64_t batch, void* stream) {
+  static_assert(reatco::kAttentionMaxHeadSize == 80, "one case per tile width");
   const auto s = static_cast<cudaStream_t>(stream);
-  const cudaError_t error = p.d <= 16 ? Small(p, batch, s) : p.d <= 32 ? Medium(p, batch, s) : p.d <= 48 ? Large(p, batch, s) : Largest(p, batch, s);
+  cudaError_t error;
+  switch ((p.d + 15) / 16) {
+    case 1: error = Kernels::template run<16>(p, batch, s); break;
+    case 2: error = Kernels::template run<32>(p, batch, s); break;
+    case 3: error = Kernels::template run<48>(p, batch, s); break;
+    case 4: error = Kernels::template run<64>(p, batch, s); break;
+    default: error = Kernels::template run<80>(p, batch, s); break;
+  }
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 
@@ -492,7 +504,7 @@ const char* LaunchAttentionRowStats(const void* q, const void* k, const void* o,
   p.go = static_cast<const half*>(grad_out);
   p.lseOut = lse;
   p.rowdotOut = rowdot;
-  return dispatch<launchStats<16>, launchStats<32>, launchStats<48>, launchStats<64>>(p, shape.batch, stream);
+  return dispatch<Stats>(p, shape.batch, stream);
 }
 
 const char* LaunchAttentionGrad(const void* q, const void* k, const void* v, const void* grad_out, const float* lse,
@@ -511,7 +523,7 @@ const char* LaunchAttentionGrad(const void* q, const void* k, const void* v, con
   p.dq = static_cast<half*>(dq);
   p.dk = static_cast<half*>(dk);
   p.dv = static_cast<half*>(dv);
-  return dispatch<launchGrads<16>, launchGrads<32>, launchGrads<48>, launchGrads<64>>(p, shape.batch, stream);
+  return dispatch<Grads>(p, shape.batch, stream);
 }
 
 }  // namespace reatco

@@ -12,7 +12,7 @@ struct AttentionShape {
 };
 
 // The largest head size d the kernels take (their tiles hold a head's columns, padded to 16).
-constexpr int64_t kAttentionMaxHeadSize = 64;
+constexpr int64_t kAttentionMaxHeadSize = 80;
 
 // lse = log Σ_j exp(q_i·k_j / √d) for each query row i of each head; rowdot = Σ_c grad_out∘o by head.
 const char* LaunchAttentionRowStats(const void* q, const void* k, const void* o, const void* grad_out, float* lse, float* rowdot,

@@ -18,7 +18,7 @@
 // - AttentionRowStats(q, k, out, grad_out; heads) -> (lse, rowdot) and AttentionGrad(q, k, v, grad_out,
 //   lse, rowdot, grad_scale; heads) -> (dq, dk, dv): attention's backward in the manner of flash
 //   attention's, the probabilities recomputed from each query's log-sum-exp (attention_grad.cu on
-//   CUDA, head sizes up to 64).
+//   CUDA, head sizes up to 80).
 // The Python definitions (models/reatco_models/fused_backwards.py) are the reference of these maths.
 #define ORT_API_MANUAL_INIT
 #include "onnxruntime_cxx_api.h"
@@ -348,7 +348,7 @@ void GatedGeluGradCuda(OrtKernelContext* context, const Tensor<Half>& grad, cons
   Launched(reatco::LaunchGatedGeluGrad(grad.Data(), projected.Data(), dprojected.Allocate(projected.Shape()), rows, half, Stream(context)));
 }
 reatco::AttentionShape CudaShape(const AttentionSizes& n) {
-  Require(n.d <= reatco::kAttentionMaxHeadSize, "attention backward: the CUDA kernels take head sizes up to 64");
+  Require(n.d <= reatco::kAttentionMaxHeadSize, "attention backward: the CUDA kernels take head sizes up to 80");
   return {n.batch, n.heads, n.lq, n.lk, n.d};
 }
 

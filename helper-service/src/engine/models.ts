@@ -40,7 +40,7 @@ export function graphComponents(manifest: ModelManifest, provider: ProviderName)
 /**
  * Whether to open the RAD graph with its fused backwards (unet_rad_cuda, through the native addon): on
  * CUDA, when the package has it and the addon is built with the CUDA kernels. On the H200 it takes a RAD
- * pass at 16 frames from 247.5 to 187.6 ms, same edit (helper-service/results/gpu.md).
+ * pass at 16 frames from 247.5 to 158.3 ms, same edit (helper-service/results/gpu.md).
  */
 export function fusedRad(manifest: ModelManifest, provider: ProviderName, build: NativeBuild | null = nativeBuild()): boolean {
   return provider === 'cuda' && Boolean(manifest.components.unet_rad_cuda) && build?.cudaKernels === true;
