@@ -108,3 +108,29 @@ def test_committed_cuda_rad_graph_has_the_fused_backwards_and_the_plain_graphs_g
     assert fused["NormGradRowMeans"] == fused["NormGradApply"] and fused["AttentionRowStats"] == fused["AttentionGrad"]
     feeds = _rad_feeds(plain)
     _same_outputs(cuda, _session(cuda, library).run(None, feeds), _session(plain).run(None, feeds))
+
+
+def _attention_grad_model(v_tokens: int) -> onnx.ModelProto:
+    """AttentionGrad alone, 2 heads of 4 columns, 3 queries over 5 keys; v with v_tokens rows."""
+    f = TensorProto.FLOAT
+    inputs = [("q", [1, 3, 8]), ("k", [1, 5, 8]), ("v", [1, v_tokens, 8]), ("grad_out", [1, 3, 8]), ("lse", [1, 2, 3]), ("rowdot", [1, 2, 3]), ("grad_scale", [1])]
+    node = helper.make_node("AttentionGrad", [n for n, _ in inputs], ["dq", "dk", "dv"], domain=DOMAIN, heads=2)
+    graph = helper.make_graph(
+        [node],
+        "attention_grad",
+        [helper.make_tensor_value_info(n, f, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, f, None) for n in ("dq", "dk", "dv")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(DOMAIN, 1)], ir_version=10)
+
+
+def test_attention_grad_refuses_mismatched_shapes_with_a_clear_error(library):
+    rng = np.random.default_rng(2)
+
+    def feeds(v_tokens: int) -> dict[str, np.ndarray]:
+        shapes = {"q": (1, 3, 8), "k": (1, 5, 8), "v": (1, v_tokens, 8), "grad_out": (1, 3, 8), "lse": (1, 2, 3), "rowdot": (1, 2, 3), "grad_scale": (1,)}
+        return {n: rng.normal(size=s).astype(np.float32) for n, s in shapes.items()}
+
+    assert [o.shape for o in _session(_attention_grad_model(5), library).run(None, feeds(5))] == [(1, 3, 8), (1, 5, 8), (1, 5, 8)]
+    with pytest.raises(Exception, match="v must have k's shape"):
+        _session(_attention_grad_model(4), library).run(None, feeds(4))
