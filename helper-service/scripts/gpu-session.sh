@@ -95,7 +95,7 @@ measure)
   cat /opt/gw/cuda.xz.part1 .gpu/rt3/cuda.xz.part2 | xz -T0 -dc > /opt/gw/lib/libonnxruntime_providers_cuda.so || exit 3
   bash .gpu/app/install.sh > /dev/null && source /opt/gw/env.sh || exit 3
   if [ "${GRAPH_CHECK:-1}" = 1 ]; then
-    REATCO_ORT_VERBOSE=1 timeout 200 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
+    REATCO_ORT_VERBOSE=1 timeout 260 node helper-service/dist/src/bench/graph-check.js --model /tmp/sd15 --ref /tmp/ref \
       --provider cuda --rad-frames "${RAD_FRAMES:-4,8,16}" --runs 3 --out "$out/ort-graph-check.json" > /tmp/graph-check.log 2>&1
     grep -v '^\[\|^20[0-9][0-9]-' /tmp/graph-check.log | grep -E 'medianMs|peakGiB|cosine|error' | head -30
     # Node placement from the verbose log: which provider each compute node went to.

@@ -7,6 +7,10 @@
  *        [--frames 4] [--height 448] [--width 768] [--rad-frames 4,8,16] [--runs 10] [--out file.json]
  *        [--profile PREFIX] [--skip-eps]
  *
+ * --rad-frames times the RAD graphs (plain, and fused where it opens) at each window size in sessions of
+ * their own, with their peak memory (radByFrames, radFusedByFrames), which the window planner's memory
+ * model (engine/pipeline/memory.ts) is fitted to.
+ *
  * --profile writes ONNX Runtime's node profiles of the RAD graphs, PREFIX_plain_*.json and, where the
  * package has unet_rad_cuda and the native addon is built, PREFIX_fused_*.json
  * (scripts/ort-profile-summary.py reads them). On CUDA a node's time there is its launch, not its run,
@@ -229,22 +233,29 @@ async function main(): Promise<void> {
 
   // RAD graph memory and time by window size (the engine picks a window that fits), each in a
   // session of its own: ONNX Runtime's CUDA arena only grows, so a shared session would report the
-  // largest window so far. Sessions are released first; the figure includes the CUDA context.
-  const windows: Record<string, unknown> = {};
-  for (const f of (o['rad-frames'] ?? '').split(',').filter(Boolean).map(Number)) {
-    const sampler = new GpuMemory();
-    const session = await GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), request);
-    try {
-      const run = await time(session, radFeeds(f), 2);
-      windows[f] = { firstMs: run.firstMs, medianMs: run.medianMs, peakGiB: await sampler.peakGiB() };
-    } catch (error) {
-      windows[f] = { error: (error as Error).message.slice(0, 300), peakGiB: await sampler.peakGiB() };
-    } finally {
-      sampler.stop();
-      await session.release();
+  // largest window so far. Sessions are released first; the figure includes the CUDA context. Both
+  // graphs: the fused one, which the engine runs on CUDA, keeps no per-head attention maps.
+  const byFrames = async (open: () => Promise<GraphRunner & { release(): Promise<void> }>) => {
+    const windows: Record<string, unknown> = {};
+    for (const f of (o['rad-frames'] ?? '').split(',').filter(Boolean).map(Number)) {
+      const sampler = new GpuMemory();
+      const session = await open();
+      try {
+        const run = await time(session, radFeeds(f), 2);
+        windows[f] = { firstMs: run.firstMs, medianMs: run.medianMs, peakGiB: await sampler.peakGiB() };
+      } catch (error) {
+        windows[f] = { error: (error as Error).message.slice(0, 300), peakGiB: await sampler.peakGiB() };
+      } finally {
+        sampler.stop();
+        await session.release();
+      }
     }
+    return windows;
+  };
+  report.radByFrames = await byFrames(() => GraphSession.open('unet_rad', pkg.graphPath('unet_rad'), request));
+  if (report.radFused && !('error' in (report.radFused as object))) {
+    report.radFusedByFrames = await byFrames(() => NativeSession.open('unet_rad_cuda', pkg.graphPath('unet_rad_cuda'), request));
   }
-  report.radByFrames = windows;
   const text = JSON.stringify(report, null, 1);
   if (o.out) writeFileSync(o.out, text + '\n');
   console.log(text);
