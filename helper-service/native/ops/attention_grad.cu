@@ -12,7 +12,10 @@
 // the tensor cores (mma.sync m16n8k16: fp16 in, float32 accumulators; two m16n8k8 on Turing), with
 // operands from shared memory by ldmatrix. A product's accumulators are in registers in the layout
 // the PTX manual gives, so the exponentials and dS are computed there and become the next product's
-// fp16 operand without a trip through memory, as in flash attention 2.
+// fp16 operand without a trip through memory, as in flash attention 2. The other side's next tile
+// loads in the background (cp.async, two buffers) while a tile computes. Checked against float64 on
+// an H200 (helper-service/scripts/custom-op-check/attention_grad_check.cu); the Turing path (sm_75:
+// m16n8k8, plain copies) is compiled but has not run on a Turing GPU.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
