@@ -6,6 +6,7 @@ AttentionGrad throughout, so no written-out attention backward, and no SoftmaxTi
 from __future__ import annotations
 
 import collections
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
+from reatco_models.attention import FUSED_MAX_HEAD_SIZE
 from reatco_models.fused_ops import DOMAIN, fuse_softmax_times_grad
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +136,10 @@ def test_attention_grad_refuses_mismatched_shapes_with_a_clear_error(library):
     assert [o.shape for o in _session(_attention_grad_model(5), library).run(None, feeds(5))] == [(1, 3, 8), (1, 5, 8), (1, 5, 8)]
     with pytest.raises(Exception, match="v must have k's shape"):
         _session(_attention_grad_model(4), library).run(None, feeds(4))
+
+
+def test_the_export_fuses_only_head_sizes_the_cuda_kernels_take():
+    """A graph with AttentionGrad for a head size the CUDA kernels refuse would open and then fail at
+    its first run: the export's limit is the kernels' own."""
+    header = (ROOT / "helper-service" / "native" / "ops" / "attention_grad.h").read_text()
+    assert int(re.search(r"kAttentionMaxHeadSize = (\d+);", header).group(1)) == FUSED_MAX_HEAD_SIZE
