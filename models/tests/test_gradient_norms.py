@@ -50,7 +50,7 @@ def _case(name: str, modules: dict, silu: bool = True):
         # Self-attention over twice the tokens, as the sparse-causal layers have; 15 queries and 30
         # keys leave partial tiles in the kernels.
         keys = lambda x: torch.cat([x, x.flip(1) * 0.5], dim=1)  # noqa: E731
-        plain = lambda x: merge_heads(F.scaled_dot_product_attention(*(split_heads(t, HEADS) for t in (x, keys(x), keys(x) * -1)))) # noqa: E731
+        plain = lambda x: merge_heads(F.scaled_dot_product_attention(*(split_heads(t, HEADS) for t in (x, keys(x), keys(x) * -1))))  # noqa: E731
         return (lambda x: HeadwiseAttention.apply(x, keys(x), keys(x) * -1, HEADS)), plain, (2, 15, 8)
     geglu = modules["geglu"]
 

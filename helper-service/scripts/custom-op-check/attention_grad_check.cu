@@ -6,6 +6,7 @@
 // normwise: |got - want| / |want| over each output. Run on the GPU machine:
 // bash helper-service/scripts/gpu-session.sh kernels
 #include "../../native/ops/attention_grad.cu"
+#include "check_support.h"
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,8 @@
 #include <vector>
 
 namespace {
+
+using support::device, support::fetch, support::ran, support::Random;
 
 struct Case {
   int batch, heads, lq, lk, d;
@@ -24,64 +27,33 @@ struct Device {
   float *lse, *rowdot, *scale;
 };
 
-std::vector<half> randomHalves(size_t n, float spread, unsigned seed) {
-  std::vector<half> out(n);
-  unsigned x = seed;
-  for (auto& h : out) {
-    x = x * 1664525u + 1013904223u;
-    h = __float2half(spread * float((x >> 8) / 16777216.0 * 2 - 1));
-  }
-  return out;
-}
-
-template <typename T>
-T* upload(const std::vector<T>& host) {
-  T* dev;
-  cudaMalloc(&dev, host.size() * sizeof(T));
-  cudaMemcpy(dev, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return dev;
-}
-
-template <typename T>
-std::vector<T> download(const T* dev, size_t n) {
-  std::vector<T> host(n);
-  cudaMemcpy(host.data(), dev, n * sizeof(T), cudaMemcpyDeviceToHost);
-  return host;
-}
-
-void fail(const char* error) {
-  std::printf("{\"error\": \"%s\"}\n", error ? error : cudaGetErrorString(cudaGetLastError()));
-  std::exit(1);
-}
-
 reatco::AttentionShape shapeOf(const Case& c) { return {c.batch, c.heads, c.lq, c.lk, c.d}; }
 
 void run(const Device& dev, const Case& c) {
-  const char* error = reatco::LaunchAttentionRowStats(dev.q, dev.k, dev.o, dev.go, dev.lse, dev.rowdot, shapeOf(c), nullptr);
-  if (!error) error = reatco::LaunchAttentionGrad(dev.q, dev.k, dev.v, dev.go, dev.lse, dev.rowdot, dev.scale, dev.dq, dev.dk, dev.dv, shapeOf(c), nullptr);
-  if (error) fail(error);
+  ran("AttentionRowStats", reatco::LaunchAttentionRowStats(dev.q, dev.k, dev.o, dev.go, dev.lse, dev.rowdot, shapeOf(c), nullptr));
+  ran("AttentionGrad", reatco::LaunchAttentionGrad(dev.q, dev.k, dev.v, dev.go, dev.lse, dev.rowdot, dev.scale, dev.dq, dev.dk, dev.dv, shapeOf(c), nullptr));
 }
 
 Device allocate(const Case& c, std::vector<half> (&inputs)[5]) {
   const size_t nq = size_t(c.batch) * c.lq * c.heads * c.d, nk = size_t(c.batch) * c.lk * c.heads * c.d;
   // SD-1.x-like magnitudes: activations ~0.5, the incoming gradient gain-scaled to ~1.
-  inputs[0] = randomHalves(nq, 1.5f, 1 + c.d);
-  inputs[1] = randomHalves(nk, 1.5f, 2 + c.lk);
-  inputs[2] = randomHalves(nk, 1.f, 3 + c.lq);
-  inputs[3] = randomHalves(nq, 1.f, 4);
-  inputs[4] = randomHalves(nq, 1.f, 5);
+  inputs[0] = Random{1 + unsigned(c.d)}.halves(nq, 1.5);
+  inputs[1] = Random{2 + unsigned(c.lk)}.halves(nk, 1.5);
+  inputs[2] = Random{3 + unsigned(c.lq)}.halves(nk, 1.0);
+  inputs[3] = Random{4}.halves(nq, 1.0);
+  inputs[4] = Random{5}.halves(nq, 1.0);
   Device dev{};
-  dev.q = upload(inputs[0]);
-  dev.k = upload(inputs[1]);
-  dev.v = upload(inputs[2]);
-  dev.o = upload(inputs[3]);
-  dev.go = upload(inputs[4]);
+  dev.q = device(inputs[0]);
+  dev.k = device(inputs[1]);
+  dev.v = device(inputs[2]);
+  dev.o = device(inputs[3]);
+  dev.go = device(inputs[4]);
   cudaMalloc(&dev.dq, nq * 2);
   cudaMalloc(&dev.dk, nk * 2);
   cudaMalloc(&dev.dv, nk * 2);
   cudaMalloc(&dev.lse, size_t(c.batch) * c.heads * c.lq * 4);
   cudaMalloc(&dev.rowdot, size_t(c.batch) * c.heads * c.lq * 4);
-  dev.scale = upload(std::vector<float>{0.5f});
+  dev.scale = device(std::vector<float>{0.5f});
   return dev;
 }
 
@@ -109,10 +81,9 @@ Errors check(const Case& c) {
   std::vector<half> in[5];
   Device dev = allocate(c, in);
   run(dev, c);
-  if (cudaDeviceSynchronize() != cudaSuccess) fail(nullptr);
   const size_t nq = in[0].size(), nk = in[1].size(), rows = size_t(c.batch) * c.heads * c.lq;
-  const auto dq = download(dev.dq, nq), dk = download(dev.dk, nk), dv = download(dev.dv, nk);
-  const auto lse = download(dev.lse, rows), rowdot = download(dev.rowdot, rows);
+  const auto dq = fetch(dev.dq, nq), dk = fetch(dev.dk, nk), dv = fetch(dev.dv, nk);
+  const auto lse = fetch(dev.lse, rows), rowdot = fetch(dev.rowdot, rows);
   release(dev);
   const int channels = c.heads * c.d;
   const double scale = 1 / std::sqrt(double(c.d)), g = 0.5;
@@ -165,7 +136,7 @@ double medianMs(const Device& dev, const Case& c, bool statsOnly) {
     const char* error = statsOnly ? reatco::LaunchAttentionRowStats(dev.q, dev.k, dev.o, dev.go, dev.lse, dev.rowdot, shapeOf(c), nullptr)
                                   : reatco::LaunchAttentionGrad(dev.q, dev.k, dev.v, dev.go, dev.lse, dev.rowdot, dev.scale, dev.dq, dev.dk,
                                                                 dev.dv, shapeOf(c), nullptr);
-    if (error || cudaDeviceSynchronize() != cudaSuccess) fail(error);
+    ran(statsOnly ? "AttentionRowStats" : "AttentionGrad", error);
     if (i > 0) times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());

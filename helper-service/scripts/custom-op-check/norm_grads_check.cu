@@ -6,6 +6,7 @@
 // error counts relative to the mean of its terms' magnitudes. Run on the GPU machine:
 // bash helper-service/scripts/gpu-session.sh kernels
 #include "../../native/ops/norm_grads.cu"
+#include "check_support.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,50 +16,12 @@
 
 namespace {
 
-double halfUlp(double v) {
-  const double a = std::fabs(v);
-  if (a < 6.103515625e-05) return 5.9604644775390625e-08;
-  return std::ldexp(1.0, std::ilogb(a) - 10);
-}
+using support::device, support::fetch, support::halfUlp, support::ran, support::Random;
 
 // Error of one fp16 output against its reference; `terms` is the sum of the magnitudes it combines.
 double ulps(half got, double want, double terms) {
   const double error = std::fabs(double(__half2float(got)) - want);
   return error <= terms * 1.52587890625e-05 ? 0 : error / halfUlp(want);
-}
-
-struct Random {
-  unsigned x;
-  double next() {  // uniform in [0, 1)
-    x = x * 1664525u + 1013904223u;
-    return (x >> 8) / 16777216.0;
-  }
-  std::vector<half> halves(size_t n, double scale, double offset = 0) {
-    std::vector<half> v(n);
-    for (auto& h : v) h = __float2half(float(offset + scale * (2 * next() - 1)));
-    return v;
-  }
-};
-
-template <typename T>
-T* device(const std::vector<T>& host) {
-  T* p;
-  cudaMalloc(&p, host.size() * sizeof(T));
-  cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
-  return p;
-}
-
-template <typename T>
-std::vector<T> fetch(const T* p, size_t n) {
-  std::vector<T> host(n);
-  cudaMemcpy(host.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost);
-  return host;
-}
-
-void ran(const char* what, const char* error) {
-  if (!error && cudaDeviceSynchronize() == cudaSuccess) return;
-  std::printf("{\"error\": \"%s: %s\"}\n", what, error ? error : cudaGetErrorString(cudaGetLastError()));
-  std::exit(1);
 }
 
 double f(half h) { return __half2float(h); }

@@ -4,6 +4,7 @@
 // fp16 steps (ulps) of the reference value, so subnormal probabilities are judged by fp16's own
 // resolution. Run on the GPU machine: bash helper-service/scripts/gpu-session.sh kernels
 #include "../../native/ops/softmax_times_grad.cu"
+#include "check_support.h"
 
 #include <cmath>
 #include <cstdio>
@@ -11,12 +12,7 @@
 
 namespace {
 
-// The spacing of fp16 values around |v| (subnormal spacing below the smallest normal).
-double halfUlp(double v) {
-  const double a = std::fabs(v);
-  if (a < 6.103515625e-05) return 5.9604644775390625e-08;
-  return std::ldexp(1.0, std::ilogb(a) - 10);
-}
+using support::halfUlp;
 
 struct Worst {
   double p = 0, ds = 0;
@@ -25,11 +21,10 @@ struct Worst {
 Worst check(int rows, int cols, unsigned seed) {
   const size_t n = size_t(rows) * cols;
   std::vector<half> s(n), g(n), p(n), ds(n);
-  unsigned x = seed;
-  auto next = [&x] { x = x * 1664525u + 1013904223u; return (x >> 8) / 16777216.0; };
+  support::Random random{seed};
   for (size_t i = 0; i < n; i++) {
-    s[i] = __float2half(float(8 * next() - 4));
-    g[i] = __float2half(float(2 * next() - 1));
+    s[i] = __float2half(float(8 * random.next() - 4));
+    g[i] = __float2half(float(2 * random.next() - 1));
   }
   half *dev_s, *dev_g, *dev_p, *dev_ds;
   cudaMalloc(&dev_s, n * 2);
@@ -38,11 +33,7 @@ Worst check(int rows, int cols, unsigned seed) {
   cudaMalloc(&dev_ds, n * 2);
   cudaMemcpy(dev_s, s.data(), n * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(dev_g, g.data(), n * 2, cudaMemcpyHostToDevice);
-  const char* error = reatco::LaunchSoftmaxTimesGrad(dev_s, dev_g, dev_p, dev_ds, rows, cols, nullptr);
-  if (error || cudaDeviceSynchronize() != cudaSuccess) {
-    std::printf("{\"error\": \"%s\"}\n", error ? error : cudaGetErrorString(cudaGetLastError()));
-    std::exit(1);
-  }
+  support::ran("SoftmaxTimesGrad", reatco::LaunchSoftmaxTimesGrad(dev_s, dev_g, dev_p, dev_ds, rows, cols, nullptr));
   cudaMemcpy(p.data(), dev_p, n * 2, cudaMemcpyDeviceToHost);
   cudaMemcpy(ds.data(), dev_ds, n * 2, cudaMemcpyDeviceToHost);
   cudaFree(dev_s);
