@@ -11,7 +11,7 @@ import { resolveSettings } from '../../src/engine/pipeline/validate';
 import { irjsStream, normal } from '../../src/engine/random';
 import { regionGrid, unionGrid } from '../../src/engine/rad/masks';
 import { float32, type Feeds, type GraphRunner } from '../../src/engine/sessions/ort';
-import { subtractScaled, type Latent } from '../../src/engine/tensor/latent';
+import { descend_, type Latent } from '../../src/engine/tensor/latent';
 import { OracleFixtures, TINY_RANDOM } from '../helpers/fixtures';
 
 let model: LoadedModel;
@@ -73,7 +73,9 @@ it('RAD: a step against the gradient lowers the loss, by about α·|∇L|² for 
   const gradNorm2 = before.grad.reduce((s, g) => s + g * g, 0);
   expect(gradNorm2).toBeGreaterThan(0);
   const alpha = 1e-3 / Math.sqrt(gradNorm2); // a step of length 1e-3 along −∇L
-  const after = await model.pipeline.radPass({ ...x, data: subtractScaled(x.data, alpha, before.grad) }, 501, cond!, tokens, regions, MAIN_UPDATE);
+  const moved = x.data.slice();
+  expect(descend_(moved, alpha, before.grad)).toBe(true);
+  const after = await model.pipeline.radPass({ ...x, data: moved }, 501, cond!, tokens, regions, MAIN_UPDATE);
   const predicted = alpha * gradNorm2;
   expect(after.loss).toBeLessThan(before.loss);
   expect(Math.abs(before.loss - after.loss - predicted)).toBeLessThan(0.2 * predicted);

@@ -20,13 +20,13 @@ import { dataOf, float32, int64, type GraphRunner } from '../sessions/ort';
 import { planWindow, smallerWindow, type MemoryModel } from './memory';
 import {
   addFrames_,
-  descend,
+  descend_,
   dims,
   divideFrames_,
   guide,
   latentSize,
+  repeatFirstHalf_,
   sliceFrames,
-  twice,
   zerosLike,
   type Latent,
   type LatentShape,
@@ -266,12 +266,15 @@ export class ReatcoPipeline {
     const plane = shape.height * shape.width;
     const pixels = size.width * size.height;
     const scale = this.manifest.latent.scaling_factor;
-    for (const { start, count, batch } of this.vaeCallPlan(frames.length)) {
-      const image = new Float32Array(batch * 3 * pixels);
+    const calls = this.vaeCallPlan(frames.length);
+    const images = new Float32Array(calls[0]!.batch * 3 * pixels);
+    for (const { start, count, batch } of calls) {
+      const image = images.subarray(0, batch * 3 * pixels);
       for (let n = 0; n < batch; n++) {
         const frame = frames[start + Math.min(n, count - 1)]!;
-        for (let p = 0; p < pixels; p++) {
-          for (let c = 0; c < 3; c++) image[(n * 3 + c) * pixels + p] = frame[p * 3 + c]! / 127.5 - 1;
+        for (let c = 0; c < 3; c++) {
+          const plane = image.subarray((n * 3 + c) * pixels, (n * 3 + c + 1) * pixels);
+          for (let p = 0; p < pixels; p++) plane[p] = PIXEL_VALUES[frame[p * 3 + c]!]!;
         }
       }
       const out = await call('vae', () => this.graphs.vaeEncoder.run({ image: float32(image, [batch, 3, size.height, size.width]) }));
@@ -328,14 +331,18 @@ export class ReatcoPipeline {
     return dataOf(out.noise_pred, 'noise_pred');
   }
 
-  /** DDIM inversion with the empty prompt and no guidance: z0 -> z_T (Tune-A-Video's ddim_loop). */
+  /**
+   * DDIM inversion with the empty prompt and no guidance: z0 -> z_T (Tune-A-Video's ddim_loop), in two
+   * arrays of its own that take turns; `onStep`'s latent is valid until the next step.
+   */
   async invert(z0: Latent, empty: Float32Array, steps: number, call: CallHook = noCall, onStep?: (i: number, z: Latent) => void): Promise<Latent> {
     let z = z0;
+    const arrays = [new Float32Array(z0.data.length), new Float32Array(z0.data.length)];
     const timesteps = this.scheduler.timesteps(steps).reverse();
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const eps = await call('inversion', () => this.eps(z.data, z, 1, t, empty));
-      z = { ...z, data: this.scheduler.inversionStep(eps, t, z.data, steps) };
+      z = { ...z, data: this.scheduler.inversionStep(eps, t, z.data, steps, arrays[i % 2]) };
       onStep?.(i, z);
     }
     return z;
@@ -505,7 +512,9 @@ export class ReatcoPipeline {
     enter('invert', settings.inversionSteps);
     const zT = await this.invert(z0, empty!, settings.inversionSteps, call, (i) => (stageStep = i + 1));
 
-    // 4. Denoise with RAD, IRJS and guidance.
+    // 4. Denoise with RAD, IRJS and guidance. The latent z starts as the inversion's own array and is
+    // updated in place; each window's frames x, the UNet's input (x after IRJS, twice) and ε̂ use arrays
+    // allocated once for the edit.
     enter('edit', settings.steps);
     const regions = this.windowRegions(objects, frames.length, size, windows, settings.topFraction);
     const tokens = objects.map((o) => o.tokenIndex);
@@ -514,40 +523,42 @@ export class ReatcoPipeline {
     const context = new Float32Array(2 * empty!.length);
     context.set(empty!, 0);
     context.set(cond!, empty!.length);
+    const [first, last] = windows[0]!; // every window has as many frames
+    const n = latentSize({ ...zT, frames: last - first });
+    const epsInput = new Float32Array(2 * n);
+    const sample = epsInput.subarray(0, n);
+    const guided = new Float32Array(n);
+    // Overlapping windows are averaged in `total`; a single window is z itself.
+    const windowed = windows.length > 1 ? { x: new Float32Array(n), noise: new Float32Array(n), total: zerosLike(zT) } : null;
+    const sources = windows.map(([a, b]) => sliceFrames(z0, a, b));
     let z = zT;
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i]!;
       const alpha = radStepSize(i, settings.steps, settings.stepScale, settings.stepRange);
-      const noise = irjsNoise ? await irjsNoise.take(irjsStream(i)) : null;
-      const noiseLatent = noise ? { ...z0, data: noise } : null;
-      // Overlapping windows are averaged; a single one is the next latent as it is.
-      const total = windows.length > 1 ? zerosLike(z) : null;
+      const noise = irjsNoise ? { ...z0, data: await irjsNoise.take(irjsStream(i)) } : null;
       for (let w = 0; w < windows.length; w++) {
         const [a, b] = windows[w]!;
         const region = regions[w]!;
-        let x = sliceFrames(z, a, b);
+        const x = sliceFrames(z, a, b, windowed?.x);
         if (useRad && i < radSteps) {
           const threshold = thresholds.get(i);
           if (threshold !== undefined) {
-            x = await this.refine(x, t, cond!, tokens, region, alpha, threshold, settings.maxRefinementIterations, call, stats);
+            await this.refine_(x, t, cond!, tokens, region, alpha, threshold, settings.maxRefinementIterations, call, stats);
             meter.expectAtLeast('rad', stats.radPasses + (timesteps.length - i) * windows.length);
           }
           const { grad } = await call('rad', () => this.radPass(x, t, cond!, tokens, region, MAIN_UPDATE));
-          const moved = descend(x.data, alpha, grad);
-          if (moved) x = { ...x, data: moved };
-          else stats.skippedRadUpdates++;
+          if (!descend_(x.data, alpha, grad)) stats.skippedRadUpdates++;
         }
-        if (noiseLatent) {
-          x = { ...x, data: irjsBlend(x, sliceFrames(z0, a, b), sliceFrames(noiseLatent, a, b).data, region.irjsMask, t, this.scheduler) };
-        }
-        const prediction = await call('eps', () => this.eps(twice(x.data), x, 2, t, context));
-        const next = { ...x, data: this.scheduler.step(guide(prediction, settings.guidanceScale), t, x.data, settings.steps) };
-        if (total) addFrames_(total, next, a);
-        else z = next;
+        if (noise) irjsBlend(x, sources[w]!, sliceFrames(noise, a, b, windowed?.noise).data, region.irjsMask, t, this.scheduler, sample);
+        else sample.set(x.data);
+        const prediction = await call('eps', () => this.eps(repeatFirstHalf_(epsInput), x, 2, t, context));
+        this.scheduler.step(guide(prediction, settings.guidanceScale, guided), t, sample, settings.steps, x.data);
+        if (windowed) addFrames_(windowed.total, x, a);
       }
-      if (total) {
-        divideFrames_(total, counts);
-        z = total;
+      if (windowed) {
+        divideFrames_(windowed.total, counts);
+        [z, windowed.total] = [windowed.total, z];
+        windowed.total.data.fill(0);
       }
       stageStep = i + 1;
     }
@@ -564,9 +575,9 @@ export class ReatcoPipeline {
     return { frames: edited, latent: z, stats };
   }
 
-  /** Attend-and-Excite refinement: descend max_k (1 − fg_k)_+ until every fg reaches the threshold
-   *  (tested on the current latent) or the iteration limit. */
-  private async refine(
+  /** Attend-and-Excite refinement, on x in place: descend max_k (1 − fg_k)_+ until every fg reaches the
+   *  threshold (tested on the current latent) or the iteration limit. */
+  private async refine_(
     x: Latent,
     t: number,
     cond: Float32Array,
@@ -577,24 +588,24 @@ export class ReatcoPipeline {
     maxIterations: number,
     call: CallHook,
     stats: EditStats,
-  ): Promise<Latent> {
+  ): Promise<void> {
     let result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
     let iterations = 0;
     while (result.loss > 1 - threshold && iterations < maxIterations) {
-      const moved = descend(x.data, alpha, result.grad);
-      if (!moved) {
+      if (!descend_(x.data, alpha, result.grad)) {
         stats.skippedRadUpdates++;
         break;
       }
-      x = { ...x, data: moved };
       iterations++;
       if (iterations === maxIterations) break; // the loss at the last latent would decide nothing
       result = await call('rad', () => this.radPass(x, t, cond, tokens, regions, REFINEMENT));
     }
     stats.refinementIterations += iterations;
-    return x;
   }
 }
+
+/** The VAE's input value of each byte, v / 127.5 − 1: a lookup instead of a division per subpixel. */
+const PIXEL_VALUES = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
 
 /** Wraps every model call: cancellation check, timing, progress. */
 export type CallHook = <T>(kind: CallKind, run: () => Promise<T>) => Promise<T>;

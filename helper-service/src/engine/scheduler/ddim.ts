@@ -56,12 +56,12 @@ export class DDIMScheduler {
   }
 
   /** x_{t−Δ} = √ᾱ_prev x̂0 + √(1−ᾱ_prev) ε̂ with x̂0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (η = 0). */
-  step(eps: Float32Array, t: number, sample: Float32Array, numSteps: number, out = new Float32Array(sample.length)): Float32Array {
+  step(eps: Float32Array, t: number, sample: Float32Array, numSteps: number, out: Float32Array = new Float32Array(sample.length)): Float32Array {
     return this.move(eps, this.alpha(t), this.alpha(t - this.stepRatio(numSteps)), sample, out);
   }
 
   /** Tune-A-Video's next_step: from the latent at t − Δ to t, with ε evaluated at t. */
-  inversionStep(eps: Float32Array, t: number, sample: Float32Array, numSteps: number, out = new Float32Array(sample.length)): Float32Array {
+  inversionStep(eps: Float32Array, t: number, sample: Float32Array, numSteps: number, out: Float32Array = new Float32Array(sample.length)): Float32Array {
     const current = Math.min(t - this.stepRatio(numSteps), 999);
     return this.move(eps, this.alpha(current), this.alphasCumprod[t]!, sample, out);
   }
