@@ -14,14 +14,19 @@
 // the PTX manual gives, so the exponentials and dS are computed there and become the next product's
 // fp16 operand without a trip through memory, as in flash attention 2. The other side's next tile
 // loads in the background (cp.async, two buffers) while a tile computes. Checked against float64 on
-// an H200 (helper-service/scripts/custom-op-check/attention_grad_check.cu); the Turing path (sm_75:
-// m16n8k8, plain copies) is compiled but has not run on a Turing GPU.
+// an H200 (helper-service/scripts/custom-op-check/attention_grad_check.cu), and by the tests on the
+// CPU emulation of native/emulation, whose errors match the H200's to three digits; the Turing path
+// (sm_75: m16n8k8, plain copies) is compiled but has not run on a Turing GPU.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "attention_grad.h"
+#include "ptx.h"
 
 namespace {
+
+using reatco::ptx::commitCopies, reatco::ptx::copy16, reatco::ptx::copy4, reatco::ptx::exp2Approx, reatco::ptx::ldmatrix, reatco::ptx::mma,
+    reatco::ptx::waitForCopies;
 
 constexpr int kTile = 64;           // rows per block, and per step of the loop over the other side
 constexpr int kWarps = kTile / 16;  // a warp owns 16 rows of the block's tile
@@ -50,75 +55,12 @@ __host__ __device__ constexpr int tileHalves() { return kTile * tileStride<DP>()
 using Frag = uint32_t[4];  // an A operand (16 x 16), or two B operands (16 x 8 each)
 using Acc = float[4];      // a 16 x 8 accumulator: rows g and g + 8, columns 2t and 2t + 1
 
-__device__ inline void mma(Acc& c, const Frag& a, uint32_t b0, uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(b0));
-  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[2]), "r"(a[3]), "r"(b1));
-#endif
-}
-
-template <bool kTranspose>
-__device__ inline void ldmatrix(Frag& r, const half* p) {
-  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  if constexpr (kTranspose)
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at));
-  else
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(at));
-}
-
-__device__ inline float exp2Approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
 __device__ inline uint32_t pack(float lo, float hi) {
   const half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 __device__ inline int lane() { return threadIdx.x % 32; }
-
-// Copies into shared memory that complete in the background (cp.async, Ampere on; plain copies on
-// Turing), zeros where `inside` is false.
-__device__ inline void copy16(void* dst, const void* src, bool inside) {
-#if __CUDA_ARCH__ >= 800
-  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(at), "l"(src), "r"(inside ? 16 : 0));
-#else
-  *static_cast<uint4*>(dst) = inside ? *static_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
-#endif
-}
-
-__device__ inline void copy4(float* dst, const float* src, bool inside) {
-#if __CUDA_ARCH__ >= 800
-  const unsigned at = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(at), "l"(src), "r"(inside ? 4 : 0));
-#else
-  *dst = inside ? *src : 0.f;
-#endif
-}
-
-__device__ inline void commitCopies() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-
-template <int kPending>
-__device__ inline void waitForCopies() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-#endif
-}
 
 // Rows row0.. of head `column / d` of a (batch, tokens, heads * d) tensor into a (64 x DP) tile, zeros
 // beyond the tensor's rows and the head's d columns; in the background where d allows 16-byte copies.
@@ -258,7 +200,7 @@ __device__ inline void merge(float& m, float& l, float m2, float l2) {
 
 template <int DP>
 __global__ void __launch_bounds__(kThreads) rowStats(Problem p) {
-  extern __shared__ __align__(128) unsigned char smem[];
+  unsigned char* smem = reatco::ptx::dynamicShared();
   half* tiles = reinterpret_cast<half*>(smem);  // two buffers of keys
   const int l = lane(), g = l >> 2, t = l & 3, warp = threadIdx.x / 32;
   const int bh = blockIdx.y, batch = bh / p.heads, column = (bh % p.heads) * p.d, q0 = blockIdx.x * kTile;
@@ -332,7 +274,7 @@ __device__ void ownRows(Frag (&ra)[DP / 16], const half* a, Frag (&rb)[DP / 16],
 
 template <int DP>
 __global__ void __launch_bounds__(kThreads) queryGrads(Problem p) {
-  extern __shared__ __align__(128) unsigned char smem[];
+  unsigned char* smem = reatco::ptx::dynamicShared();
   half* tiles = reinterpret_cast<half*>(smem);  // two buffers of (keys, values)
   const int l = lane(), g = l >> 2, t = l & 3, warp = threadIdx.x / 32;
   const int bh = blockIdx.y, batch = bh / p.heads, column = (bh % p.heads) * p.d, q0 = blockIdx.x * kTile;
@@ -382,7 +324,7 @@ __global__ void __launch_bounds__(kThreads) queryGrads(Problem p) {
 // to dk (dS q) or dv (P grad_out).
 template <int DP>
 __global__ void __launch_bounds__(kThreads) keyGrads(Problem p) {
-  extern __shared__ __align__(128) unsigned char smem[];
+  unsigned char* smem = reatco::ptx::dynamicShared();
   half* tiles = reinterpret_cast<half*>(smem);  // two buffers of (queries, grad_out)
   float* stats = reinterpret_cast<float*>(tiles + 4 * tileHalves<DP>());  // two buffers of (lse, rowdot)
   const int t = lane() & 3;
@@ -441,8 +383,8 @@ static_assert(sharedBytes<reatco::kAttentionMaxHeadSize>() <= 48 * 1024, "shared
 template <typename Kernel>
 cudaError_t launch(Kernel kernel, int64_t rows, int64_t batch, const Problem& p, size_t bytes, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((rows + kTile - 1) / kTile), static_cast<unsigned>(batch * p.heads));
-  kernel<<<grid, kThreads, bytes, stream>>>(p);
-  return cudaGetLastError();
+  void* args[] = {const_cast<Problem*>(&p)};
+  return cudaLaunchKernel(kernel, grid, dim3(kThreads), args, bytes, stream);
 }
 
 struct Stats {

@@ -4,7 +4,8 @@
 // loads); then times them on the SD-1.x RAD pass's self-attention at 16 frames (its first two levels).
 // The kernels round P and dS to fp16 for their products (as flash attention does), so the check is
 // normwise: |got - want| / |want| over each output. Run on the GPU machine:
-// bash helper-service/scripts/gpu-session.sh kernels
+// bash helper-service/scripts/gpu-session.sh kernels; on the CPU emulation (checks only, no times):
+// bash helper-service/native/emulation/build.sh helper-service/scripts/custom-op-check/attention_grad_check.cu /tmp/check && /tmp/check
 #include "../../native/ops/attention_grad.cu"
 #include "check_support.h"
 
@@ -160,10 +161,11 @@ int main() {
                 "\"dq\": %.2e, \"dk\": %.2e, \"dv\": %.2e, \"ok\": %s}",
                 n ? ", " : "", c.batch, c.heads, c.lq, c.lk, c.d, e.lse, e.rowdot, e.dq, e.dk, e.dv, good ? "true" : "false");
   }
+  std::printf("], \"within_tolerance\": %s, \"timed\": [", ok ? "true" : "false");
+#ifndef REATCO_CUDA_EMULATION  // times are a GPU's
   // SD-1.x's self-attention at 16 frames of 448x768: full resolution (5376 queries over 2 x 5376
   // keys, head size 40) and the second level (1344 over 2 x 1344, head size 80).
   const Case timed[] = {{16, 8, 5376, 10752, 40}, {16, 8, 1344, 2688, 80}};
-  std::printf("], \"within_tolerance\": %s, \"timed\": [", ok ? "true" : "false");
   for (size_t n = 0; n < 2; n++) {
     const Case& c = timed[n];
     std::vector<half> in[5];
@@ -176,6 +178,7 @@ int main() {
                 n ? ", " : "", c.lq, c.lk, c.d, statsMs, gradMs, statsMs + gradMs, 8 * product / (statsMs + gradMs) * 1e-9,
                 5 * product / (statsMs + gradMs) * 1e-9);
   }
+#endif
   std::printf("]}\n");
   return ok ? 0 : 1;
 }
