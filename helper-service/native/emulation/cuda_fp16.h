@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "vector_types.h"
+
 using half = _Float16;
 struct half2 {
   half x, y;
@@ -12,3 +14,4 @@ inline half __float2half(float v) { return static_cast<half>(v); }
 inline half __float2half_rn(float v) { return static_cast<half>(v); }
 inline float __half2float(half v) { return static_cast<float>(v); }
 inline half2 __floats2half2_rn(float a, float b) { return {static_cast<half>(a), static_cast<half>(b)}; }
+inline float2 __half22float2(half2 v) { return {static_cast<float>(v.x), static_cast<float>(v.y)}; }

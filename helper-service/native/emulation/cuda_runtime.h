@@ -1,7 +1,6 @@
-// The part of the CUDA runtime and device language that the library's kernels use, for compiling
-// them with g++ and running them on the CPU emulation (simt.h): `g++ -DREATCO_CUDA_EMULATION -x c++
-// -I helper-service/native/emulation ... helper-service/native/emulation/simt.cc -lboost_context`.
-// Device memory is host memory; launches run to completion before they return.
+// The part of the CUDA runtime and device language that the library's kernels and their checks use,
+// for compiling them with g++ (build.sh) and running them on the CPU emulation (simt.h). Device
+// memory is host memory; launches run to completion before they return.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -12,6 +11,7 @@
 
 #include "cuda_fp16.h"
 #include "simt.h"
+#include "vector_types.h"
 
 #define __global__
 #define __device__
@@ -26,15 +26,6 @@ using simt::blockDim;
 using simt::blockIdx;
 using simt::gridDim;
 using simt::threadIdx;
-
-struct float2 {
-  float x, y;
-};
-struct uint4 {
-  unsigned x, y, z, w;
-};
-inline float2 make_float2(float x, float y) { return {x, y}; }
-inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 
 inline int min(int a, int b) { return a < b ? a : b; }
 inline float __expf(float v) { return std::exp(v); }

@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include "attention_grad.h"
+#include "launch.h"
 #include "ptx.h"
 
 namespace {
@@ -383,8 +384,7 @@ static_assert(sharedBytes<reatco::kAttentionMaxHeadSize>() <= 48 * 1024, "shared
 template <typename Kernel>
 cudaError_t launch(Kernel kernel, int64_t rows, int64_t batch, const Problem& p, size_t bytes, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((rows + kTile - 1) / kTile), static_cast<unsigned>(batch * p.heads));
-  void* args[] = {const_cast<Problem*>(&p)};
-  return cudaLaunchKernel(kernel, grid, dim3(kThreads), args, bytes, stream);
+  return reatco::launchKernel(kernel, grid, dim3(kThreads), bytes, stream, p);
 }
 
 struct Stats {

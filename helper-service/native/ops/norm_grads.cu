@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "launch.h"
 #include "norm_grads.h"
 
 namespace {
@@ -205,11 +206,11 @@ const char* launched() {
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 
-#define REATCO_BY_WIDTH(v, kernel, grid, block, stream, ...)                           \
-  switch (v) {                                                                          \
-    case 8: kernel<8><<<grid, block, 0, stream>>>(__VA_ARGS__); break;                 \
-    case 2: kernel<2><<<grid, block, 0, stream>>>(__VA_ARGS__); break;                 \
-    default: kernel<1><<<grid, block, 0, stream>>>(__VA_ARGS__); break;                \
+#define REATCO_BY_WIDTH(v, kernel, grid, block, stream, ...)                                      \
+  switch (v) {                                                                                     \
+    case 8: reatco::launchKernel(kernel<8>, dim3(grid), dim3(block), 0, stream, __VA_ARGS__); break;  \
+    case 2: reatco::launchKernel(kernel<2>, dim3(grid), dim3(block), 0, stream, __VA_ARGS__); break;  \
+    default: reatco::launchKernel(kernel<1>, dim3(grid), dim3(block), 0, stream, __VA_ARGS__); break; \
   }
 
 }  // namespace

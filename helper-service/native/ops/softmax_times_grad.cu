@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "launch.h"
 #include "softmax_times_grad.h"
 
 namespace {
@@ -122,12 +123,12 @@ const char* LaunchSoftmaxTimesGrad(const void* s, const void* g, void* p, void* 
   const int n = static_cast<int>(cols);
   const dim3 grid(static_cast<unsigned>(rows));
   const int chunks = (n + kThreads * kPerThread - 1) / (kThreads * kPerThread);
-  if (n % kPerThread != 0 || chunks > 4) softmaxTimesGradAnyLength<<<grid, kThreads, 0, st>>>(sh, gh, ph, dh, n);
-  else if (chunks == 1) softmaxTimesGrad<1><<<grid, kThreads, 0, st>>>(sh, gh, ph, dh, n);
-  else if (chunks == 2) softmaxTimesGrad<2><<<grid, kThreads, 0, st>>>(sh, gh, ph, dh, n);
-  else if (chunks == 3) softmaxTimesGrad<3><<<grid, kThreads, 0, st>>>(sh, gh, ph, dh, n);
-  else softmaxTimesGrad<4><<<grid, kThreads, 0, st>>>(sh, gh, ph, dh, n);
-  const cudaError_t error = cudaGetLastError();
+  auto kernel = n % kPerThread != 0 || chunks > 4 ? softmaxTimesGradAnyLength
+                 : chunks == 1                      ? softmaxTimesGrad<1>
+                 : chunks == 2                      ? softmaxTimesGrad<2>
+                 : chunks == 3                      ? softmaxTimesGrad<3>
+                                                    : softmaxTimesGrad<4>;
+  const cudaError_t error = reatco::launchKernel(kernel, grid, dim3(kThreads), 0, st, sh, gh, ph, dh, n);
   return error == cudaSuccess ? nullptr : cudaGetErrorString(error);
 }
 

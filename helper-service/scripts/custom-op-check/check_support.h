@@ -46,6 +46,16 @@ inline double halfUlp(double v) {
   return std::ldexp(1.0, std::ilogb(a) - 10);
 }
 
+// The rows a check runs of a case: all on a GPU; on the CPU emulation (helper-service/native/
+// emulation), which runs every thread as a fiber, a few, enough for every path of the kernels.
+inline int rowsToCheck(int rows) {
+#ifdef REATCO_CUDA_EMULATION
+  return rows < 8 ? rows : 8;
+#else
+  return rows;
+#endif
+}
+
 // Returns when `what` launched (error null) and the GPU finished it; otherwise prints why and exits.
 inline void ran(const char* what, const char* error) {
   if (!error && cudaDeviceSynchronize() == cudaSuccess) return;

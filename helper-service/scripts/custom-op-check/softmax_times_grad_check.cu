@@ -63,9 +63,10 @@ int main() {
   std::printf("{\"worst_error_in_fp16_ulps\": [");
   bool first = true, ok = true;
   for (const auto& shape : shapes) {
-    const Worst w = check(shape[0], shape[1], 12345u + shape[1]);
+    const int rows = support::rowsToCheck(shape[0]);
+    const Worst w = check(rows, shape[1], 12345u + shape[1]);
     ok = ok && w.p <= 2 && w.ds <= 2;  // float32 arithmetic, __expf, one rounding to fp16
-    std::printf("%s{\"rows\": %d, \"cols\": %d, \"p\": %.2f, \"ds\": %.2f}", first ? "" : ", ", shape[0], shape[1], w.p, w.ds);
+    std::printf("%s{\"rows\": %d, \"cols\": %d, \"p\": %.2f, \"ds\": %.2f}", first ? "" : ", ", rows, shape[1], w.p, w.ds);
     first = false;
   }
   std::printf("], \"within_2_ulps\": %s}\n", ok ? "true" : "false");

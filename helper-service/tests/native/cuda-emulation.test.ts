@@ -1,9 +1,10 @@
 /**
  * The library's CUDA kernels on the CPU emulation of the CUDA execution model (helper-service/native/
- * emulation): the attention backward's kernels against float64 under three schedules (threads in
- * turn; one warp far ahead of the others; copies landing at once, warps last to first), so that a
- * missing barrier or wait shows; and the emulation's own checks. On the H200 the same check gave
- * normwise errors of 2.4e-4 to 3.0e-4 (helper-service/results/gpu-2026-12-02/second-round).
+ * emulation), each by its GPU check of scripts/custom-op-check against float64, under three schedules
+ * (threads in turn; one warp as far ahead of the others as it can go; copies landing at once, warps
+ * last to first), so that a missing barrier or wait shows; and the emulation's own checks. On the
+ * H200 the same checks gave attention errors of 2.4e-4 to 3.0e-4 normwise and norm and softmax errors
+ * of 0.50 to 0.52 fp16 ulps (helper-service/results/gpu-2026-12-02, gpu-2026-12-01i).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,11 +38,14 @@ interface AttentionCase {
   dv: number;
 }
 
-describe('attention backward kernels (attention_grad.cu) on the CPU emulation', () => {
-  let program: string;
-  beforeAll(() => (program = build(path.join(HELPER, 'scripts', 'custom-op-check', 'attention_grad_check.cu'))));
+const SCHEDULES = ['', 'skew', 'eager,skew,reverse'];
+const CHECKS = path.join(HELPER, 'scripts', 'custom-op-check');
 
-  it.each(['', 'skew', 'eager,skew,reverse'])('match float64 under schedule "%s"', (schedule) => {
+describe('attention backward (attention_grad.cu)', () => {
+  let program: string;
+  beforeAll(() => (program = build(path.join(CHECKS, 'attention_grad_check.cu'))));
+
+  it.each(SCHEDULES)('matches float64 under schedule "%s"', (schedule) => {
     const result = run(program, schedule);
     expect(result.within_tolerance).toBe(true);
     const cases = result.cases as AttentionCase[];
@@ -51,6 +55,34 @@ describe('attention backward kernels (attention_grad.cu) on the CPU emulation', 
       for (const error of [c.dq, c.dk, c.dv]) expect(error).toBeLessThan(5e-4);
       expect(c.lse_abs).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('norm and activation backwards (norm_grads.cu)', () => {
+  let program: string;
+  beforeAll(() => (program = build(path.join(CHECKS, 'norm_grads_check.cu'))));
+
+  it.each(SCHEDULES)('match float64 within an fp16 ulp under schedule "%s"', (schedule) => {
+    const result = run(program, schedule);
+    expect(result.within_tolerance).toBe(true);
+    const groupNorm = result.group_norm as { means_relative: number; dx_ulps: number }[];
+    const errors = [...groupNorm.map((c) => c.dx_ulps), ...(result.layer_norm as { dx_ulps: number }[]).map((c) => c.dx_ulps), ...(result.gated_gelu as { ulps: number }[]).map((c) => c.ulps)];
+    expect(errors).toHaveLength(13);
+    for (const error of errors) expect(error).toBeLessThanOrEqual(1);
+    for (const c of groupNorm) expect(c.means_relative).toBeLessThan(1e-6);
+  });
+});
+
+describe('softmax times gradient (softmax_times_grad.cu)', () => {
+  let program: string;
+  beforeAll(() => (program = build(path.join(CHECKS, 'softmax_times_grad_check.cu'))));
+
+  it.each(SCHEDULES)('matches float64 within an fp16 ulp under schedule "%s"', (schedule) => {
+    const result = run(program, schedule);
+    expect(result.within_2_ulps).toBe(true);
+    const cases = result.worst_error_in_fp16_ulps as { p: number; ds: number }[];
+    expect(cases).toHaveLength(5);
+    for (const c of cases) expect(Math.max(c.p, c.ds)).toBeLessThanOrEqual(1);
   });
 });
 
