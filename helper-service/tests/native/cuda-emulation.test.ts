@@ -39,14 +39,16 @@ interface AttentionCase {
 }
 
 const SCHEDULES = ['', 'skew', 'eager,skew,reverse'];
-const CHECKS = path.join(HELPER, 'scripts', 'custom-op-check');
+
+/** Builds a kernel check of scripts/custom-op-check once, runs it under each schedule and judges its JSON. */
+function checkUnderSchedules(check: string, title: string, verify: (result: Record<string, unknown>) => void): void {
+  let program: string;
+  beforeAll(() => (program = build(path.join(HELPER, 'scripts', 'custom-op-check', `${check}.cu`))));
+  it.each(SCHEDULES)(`${title} under schedule "%s"`, (schedule) => verify(run(program, schedule)));
+}
 
 describe('attention backward (attention_grad.cu)', () => {
-  let program: string;
-  beforeAll(() => (program = build(path.join(CHECKS, 'attention_grad_check.cu'))));
-
-  it.each(SCHEDULES)('matches float64 under schedule "%s"', (schedule) => {
-    const result = run(program, schedule);
+  checkUnderSchedules('attention_grad_check', 'matches float64', (result) => {
     expect(result.within_tolerance).toBe(true);
     const cases = result.cases as AttentionCase[];
     expect(cases).toHaveLength(9);
@@ -59,11 +61,7 @@ describe('attention backward (attention_grad.cu)', () => {
 });
 
 describe('norm and activation backwards (norm_grads.cu)', () => {
-  let program: string;
-  beforeAll(() => (program = build(path.join(CHECKS, 'norm_grads_check.cu'))));
-
-  it.each(SCHEDULES)('match float64 within an fp16 ulp under schedule "%s"', (schedule) => {
-    const result = run(program, schedule);
+  checkUnderSchedules('norm_grads_check', 'match float64 within an fp16 ulp', (result) => {
     expect(result.within_tolerance).toBe(true);
     const groupNorm = result.group_norm as { means_relative: number; dx_ulps: number }[];
     const errors = [...groupNorm.map((c) => c.dx_ulps), ...(result.layer_norm as { dx_ulps: number }[]).map((c) => c.dx_ulps), ...(result.gated_gelu as { ulps: number }[]).map((c) => c.ulps)];
@@ -74,11 +72,7 @@ describe('norm and activation backwards (norm_grads.cu)', () => {
 });
 
 describe('softmax times gradient (softmax_times_grad.cu)', () => {
-  let program: string;
-  beforeAll(() => (program = build(path.join(CHECKS, 'softmax_times_grad_check.cu'))));
-
-  it.each(SCHEDULES)('matches float64 within an fp16 ulp under schedule "%s"', (schedule) => {
-    const result = run(program, schedule);
+  checkUnderSchedules('softmax_times_grad_check', 'matches float64 within an fp16 ulp', (result) => {
     expect(result.within_2_ulps).toBe(true);
     const cases = result.worst_error_in_fp16_ulps as { p: number; ds: number }[];
     expect(cases).toHaveLength(5);
