@@ -201,7 +201,8 @@ std::string deadlock(const Block& block) {
   return done ? why + ", " + std::to_string(done) + " have returned" : why;
 }
 
-const char* runBlock(unsigned threads, const std::function<void()>& body, std::string& error) {
+// Runs one block to its end; why it failed, or nothing.
+std::string runBlock(unsigned threads, const std::function<void()>& body) {
   Block block;
   block.threads.resize(threads);
   current = &block;
@@ -241,9 +242,8 @@ const char* runBlock(unsigned threads, const std::function<void()>& body, std::s
       break;
     }
   }
-  error = block.error;
   current = nullptr;
-  return error.empty() ? nullptr : error.c_str();
+  return block.error;
 }
 
 }  // namespace
@@ -294,7 +294,7 @@ void waitForCopies(int pending) {
 }
 
 const char* launch(Dim3 grid, Dim3 block, size_t sharedBytes, const std::function<void()>& thread) {
-  static std::string error;
+  static std::string error;  // the message returned lives until the next launch
   const unsigned threads = block.x * block.y * block.z;
   if (sharedBytes > kSharedBytes) return "too much shared memory for a block";
   if (threads == 0 || threads % 32 != 0) return "the emulation runs blocks of whole warps only";
@@ -304,7 +304,8 @@ const char* launch(Dim3 grid, Dim3 block, size_t sharedBytes, const std::functio
     for (unsigned y = 0; y < grid.y; y++) {
       for (unsigned x = 0; x < grid.x; x++) {
         blockIdx = {x, y, z};
-        if (const char* why = runBlock(threads, thread, error)) return why;
+        error = runBlock(threads, thread);
+        if (!error.empty()) return error.c_str();
       }
     }
   }
